@@ -1,0 +1,1 @@
+"""Sub-commands of the ``specfit`` CLI, one module each (``register(subparsers)``)."""
