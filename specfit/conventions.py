@@ -120,7 +120,8 @@ def _clean_value(key: str, value: Any) -> Any:
             return int(value)
         if isinstance(value, np.floating):
             return float(value)
-        return value
+        # HDF5 variable-length strings cannot hold NUL (binary vendor headers pad with it)
+        return value.replace("\x00", "") if isinstance(value, str) else value
     if isinstance(value, list | tuple | np.ndarray):
         arr = np.asarray(value)
         if arr.ndim == 1 and arr.size and arr.dtype.kind in "iuf":

@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["reference_dir", "load_toml"]
+__all__ = ["load_toml", "reference_dir"]
 
 
 def reference_dir() -> Path:

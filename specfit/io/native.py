@@ -125,6 +125,9 @@ def save(obj: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
     tmp = Path(tmp_name)
     try:
         tree.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ import xarray as xr
 
 from ..conventions import SPECTRAL_AXES, TECHNIQUE_AXES, make_leaf, node_name
 from ..errors import CorruptFileError, ReadError, UnknownFormatError
-from .registry import register
+from .registry import SNIFF_BYTES, register
 
 __all__ = ["TextTable", "axis_from_label", "decode_text", "parse_columns", "read_text"]
 
@@ -68,6 +68,7 @@ class TextTable:
     delimiter: str | None
     decimal_comma: bool
     first_data_line: int  # 1-based
+    header_line: str | None = None  # the raw line above the data, even when it did not split into columns
 
 
 def decode_text(raw: bytes, path: str | os.PathLike | None = None) -> str:
@@ -132,11 +133,11 @@ def _detect_layout(lines: list[str]) -> tuple[str | None, bool, int] | None:
                 fields = _numeric_fields(line, delimiter, decimal_comma)
                 if fields is None:
                     continue
-                # confirm on the next few non-empty lines
+                # confirm on the next non-empty line (damage further down is reported by the parser)
                 probe = [ln for ln in lines[start + 1 : start + 20] if ln.strip() and not _is_comment(ln)]
                 if all(
                     (f := _numeric_fields(ln, delimiter, decimal_comma)) is not None and len(f) == len(fields)
-                    for ln in probe[:5]
+                    for ln in probe[:1]
                 ):
                     return delimiter, decimal_comma, start
     return None
@@ -173,14 +174,29 @@ def parse_columns(text: str, path: str | os.PathLike | None = None) -> TextTable
 
     comments: list[str] = []
     header: list[str] | None = None
+    header_line: str | None = None
     for line in lines[:start]:
         if line.strip():
             comments.append(line.rstrip())
     # the header is the last non-empty line before the data that splits into the right count
-    for line in reversed(lines[:start]):
-        if line.strip():
-            header = _split_header(line, delimiter, ncols)
-            break
+    for number in range(start - 1, -1, -1):
+        line = lines[number]
+        if not line.strip():
+            continue
+        if not _is_comment(line):
+            cells = _split(line, delimiter)
+            numeric = [bool(_NUMBER.match(c)) for c in cells]
+            # a damaged data row just above the data is not a header: never swallow it silently
+            if len(cells) >= 2 and all(numeric):
+                raise CorruptFileError(path, f"row has {len(cells)} columns, expected {ncols}", line=number + 1)
+            if len(cells) == ncols and numeric[0] and not all(numeric):
+                bad = cells[numeric.index(False)]
+                raise CorruptFileError(
+                    path, f"non-numeric value {bad!r} in column {numeric.index(False) + 1}", line=number + 1
+                )
+        header = _split_header(line, delimiter, ncols)
+        header_line = line.strip()
+        break
 
     rows: list[list[float]] = []
     for number, line in enumerate(lines[start:], start=start + 1):
@@ -201,7 +217,7 @@ def parse_columns(text: str, path: str | os.PathLike | None = None) -> TextTable
     data = np.asarray(rows, dtype=float)
     if data.shape[0] < 2:
         raise CorruptFileError(path, "fewer than 2 data rows", line=start + 1)
-    return TextTable(data, header, comments, delimiter, decimal_comma, start + 1)
+    return TextTable(data, header, comments, delimiter, decimal_comma, start + 1, header_line)
 
 
 def axis_from_label(label: str) -> tuple[str | None, float]:
@@ -250,7 +266,12 @@ def read_text(path: str | os.PathLike, *, technique: str | None = None) -> xr.Da
     ncols = table.data.shape[1]
     labels = table.header or [f"column_{i + 1}" for i in range(ncols)]
 
-    axis, scale = axis_from_label(labels[0]) if table.header else (None, 1.0)
+    if table.header:
+        axis, scale = axis_from_label(labels[0])
+    elif table.header_line:  # a header we could not split (names with spaces in a space-separated file)
+        axis, scale = axis_from_label(table.header_line)
+    else:
+        axis, scale = None, 1.0
     if technique is not None and axis is not None and axis not in TECHNIQUE_AXES.get(technique, ()):
         # header and hint disagree: the hint decides only if it knows a single axis
         if len(TECHNIQUE_AXES[technique]) == 1:
@@ -311,7 +332,9 @@ def _sniff(head: bytes, path: Path) -> float:
         text = decode_text(head, path)
     except ReadError:
         return 0.0
-    lines = text.splitlines()[:-1] or text.splitlines()  # the last line of the head may be cut
+    lines = text.splitlines()
+    if len(head) >= SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a full head may be cut
     return 0.1 if _detect_layout(lines) is not None else 0.0
 
 
