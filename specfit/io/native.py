@@ -135,10 +135,15 @@ def save(obj: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
     return path
 
 
-def _open_tree(path: Path) -> xr.DataTree:
+def _open_tree(path: Path, chunks: Any = None) -> xr.DataTree:
+    """Open a file as a tree; with ``chunks`` the data stay on disk as dask arrays (lazy)."""
     try:
-        with xr.open_datatree(path, engine="h5netcdf") as opened:
-            tree = opened.load()
+        if chunks is None:
+            with xr.open_datatree(path, engine="h5netcdf") as opened:
+                tree = opened.load()
+        else:
+            # lazy: xarray keeps the file open through its file manager until the arrays are computed
+            tree = xr.open_datatree(path, engine="h5netcdf", chunks=chunks)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CorruptFileError(path, f"not a readable NetCDF4/HDF5 file: {exc}", offset=0) from exc
     nodes = {}
@@ -186,10 +191,17 @@ def load(path: str | os.PathLike) -> Any:
     techniques=(),
     priority=20,
 )
-def read_netcdf(path: str | os.PathLike, *, technique: str | None = None) -> xr.DataTree:
-    """Read a specfit HDF5 file or a conventional NetCDF4 file as a data tree."""
+def read_netcdf(path: str | os.PathLike, *, technique: str | None = None, chunks: Any = None) -> xr.DataTree:
+    """Read a specfit HDF5 file or a conventional NetCDF4 file as a data tree.
+
+    Parameters
+    ----------
+    chunks
+        Open lazily with dask arrays of these chunks (``"auto"``, ``{"y": 100}`` ...), for data larger
+        than memory; ``None`` (default) loads everything.
+    """
     path = Path(path)
-    tree = _open_tree(path)
+    tree = _open_tree(path, chunks)
     if technique:
         for node in tree.subtree:
             if "intensity" in node.ds.data_vars and "technique" not in node.attrs:
