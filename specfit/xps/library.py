@@ -28,8 +28,8 @@ from ..errors import SpecfitError
 from ..reference import load_toml
 
 __all__ = [
-    "SPECIES_FILE",
     "SENSITIVITY_FILE",
+    "SPECIES_FILE",
     "SensitivityFactor",
     "Species",
     "UnknownEntryError",
@@ -146,7 +146,9 @@ def _species_table() -> dict[str, Species]:
             if not str(entry.get(key, "")).strip():
                 raise SpecfitError(f"{where}: missing {key!r}")
         level, _ = normalize_level(entry["level"])
-        numbers = {k: _check_number(entry, k, where) for k in ("be", "be_min", "be_max", "fwhm", "fwhm_min", "fwhm_max")}
+        numbers = {
+            k: _check_number(entry, k, where) for k in ("be", "be_min", "be_max", "fwhm", "fwhm_min", "fwhm_max")
+        }
         if entry["name"] in table:
             raise SpecfitError(f"{where}: duplicate species name {entry['name']!r}")
         table[entry["name"]] = Species(

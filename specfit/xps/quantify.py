@@ -45,8 +45,8 @@ from ..errors import ReadError, SpecfitError
 from .library import UnknownEntryError, normalize_level, sensitivity_factor
 
 __all__ = [
-    "AVERAGE_MATRIX",
     "AL_KA_EV",
+    "AVERAGE_MATRIX",
     "MG_KA_EV",
     "Ratio",
     "atomic_percent",
@@ -112,7 +112,9 @@ def _check_table(table: pd.DataFrame, where: str = "table") -> pd.DataFrame:
         raise SpecfitError(f"{where}: expected a pandas DataFrame, got {type(table).__name__}")
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
-        raise SpecfitError(f"{where}: missing column(s) {', '.join(missing)} (have {', '.join(map(str, table.columns))})")
+        raise SpecfitError(
+            f"{where}: missing column(s) {', '.join(missing)} (have {', '.join(map(str, table.columns))})"
+        )
     if table.empty:
         raise SpecfitError(f"{where}: no rows")
     out = table.copy()
@@ -467,10 +469,13 @@ def _sum_components(table: pd.DataFrame, names: tuple[str, ...], column: str) ->
     for name in names:
         hit = table[table["component"] == name]
         if hit.empty:
-            raise SpecfitError(f"no component {name!r} in the table (have {', '.join(sorted(set(table['component'])))})")
+            raise SpecfitError(
+                f"no component {name!r} in the table (have {', '.join(sorted(set(table['component'])))})"
+            )
         if len(hit) > 1:
             raise SpecfitError(
-                f"component {name!r} appears {len(hit)} times (regions {', '.join(hit['region'])}); give region= or sample="
+                f"component {name!r} appears {len(hit)} times (regions {', '.join(hit['region'])}); "
+                "give region= or sample="
             )
         total += float(hit[column].iloc[0])
         var += float(hit[f"{column}_error"].iloc[0]) ** 2
