@@ -289,3 +289,39 @@ def test_avantage_hard_carbon_relative_quantification():
     relative = np.abs(result["atomic_percent"].to_numpy() * scale / c_and_o["expected"].to_numpy() - 1)
     assert np.all(relative <= rounding + 1e-3)
     assert not math.isnan(result["atomic_percent"].sum())
+
+
+# --------------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cli_quantify_fit_json_and_csv(tmp_path, capsys):
+    from specfit.cli import main
+
+    fit = {
+        "region": "S 2p",
+        "components": [
+            {"name": "PS4", "area": 5000.0, "area_error": 150.0},
+            {"name": "intermediate", "area": 7800.0, "area_error": 234.0},
+        ],
+    }
+    fit_path = tmp_path / "s2p.json"
+    fit_path.write_text(json.dumps(fit))
+    csv = tmp_path / "others.csv"
+    csv.write_text("region,component,area,area_error\nP 2p,P_PS4,1200,40\nCl 2p,Cl,900,30\n")
+    assert main(["xps", "quantify", str(fit_path), "--ratio", "intermediate:PS4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ratios"][0]["value"] == pytest.approx(1.56)
+    assert out["ratios"][0]["error"] == pytest.approx(q.ratio(q.read_table(fit_path), "intermediate", "PS4").error)
+    # two files are two samples unless they say otherwise
+    assert main(["xps", "quantify", str(fit_path), str(csv), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["atomic_percent"]
+    assert {r["sample"] for r in rows} == {"s2p", "others"}
+    merged = tmp_path / "merged.csv"
+    pd.concat([q.read_table(fit_path), q.read_table(csv)]).to_csv(merged, index=False)
+    assert main(["xps", "quantify", str(merged), "--fractions"]) == 0
+    text = capsys.readouterr().out
+    assert "S 2p" in text and "P 2p" in text and "fractions" in text
+    assert main(["xps", "quantify", str(tmp_path / "missing.csv")]) == 1
+    assert "missing.csv" in capsys.readouterr().err

@@ -135,3 +135,23 @@ def test_shifted_tree_round_trips_through_storage(tmp_path):
     back = load(path)
     assert back["S 2p"].attrs["charge_shift_ev"] == pytest.approx(new["S 2p"].attrs["charge_shift_ev"])
     assert charge_reference_info(back["S 2p"])["level"] == "C 1s"
+
+
+def test_cli_reference_writes_a_shifted_file(tmp_path, capsys):
+    from specfit.cli import main
+
+    rng = np.random.default_rng(12)
+    tree = _tree(_sample(rng, charging=1.2))
+    source = tmp_path / "sample.h5"
+    save(tree, source)
+    out = tmp_path / "referenced.h5"
+    assert main(["xps", "reference", str(source), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["delta_ev"] == pytest.approx(-1.2, abs=0.02)
+    back = load(out)
+    shift_s = back["S 2p"]["binding_energy"].values - tree["S 2p"]["binding_energy"].values
+    assert np.allclose(shift_s, report["delta_ev"])
+    # existing output is not overwritten without --overwrite; a missing reference is one line, exit 1
+    assert main(["xps", "reference", str(source), "--out", str(out)]) == 1
+    assert main(["xps", "reference", str(source), "--reference", "N 1s", "--out", str(tmp_path / "x.h5")]) == 1
+    assert "no 'N 1s' region" in capsys.readouterr().err

@@ -87,3 +87,21 @@ def test_write_templates_to_a_folder(tmp_path):
     paths = write_templates(tmp_path)
     assert {p.stem for p in paths} == set(template_names())
     assert all(tomllib.loads(p.read_text()) for p in paths)
+
+
+def test_cli_templates_species_factors(capsys):
+    import json
+
+    from specfit.cli import main
+
+    assert main(["xps", "templates", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {t["name"] for t in listing} == set(template_names())
+    assert main(["xps", "templates", "--show", "s2p-sulfide"]) == 0
+    assert capsys.readouterr().out == template("s2p-sulfide")
+    assert main(["xps", "species", "S 2p", "--json"]) == 0
+    assert any(s["name"] == "S2p.PS4" for s in json.loads(capsys.readouterr().out))
+    assert main(["xps", "factors", "S 2p", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["value"] == 1.677
+    assert main(["xps", "factors", "Au 4f"]) == 1
+    assert "Au 4f" in capsys.readouterr().err
