@@ -155,3 +155,16 @@ def test_cli_reference_writes_a_shifted_file(tmp_path, capsys):
     assert main(["xps", "reference", str(source), "--out", str(out)]) == 1
     assert main(["xps", "reference", str(source), "--reference", "N 1s", "--out", str(tmp_path / "x.h5")]) == 1
     assert "no 'N 1s' region" in capsys.readouterr().err
+
+
+def test_depth_profile_leaf_with_series_dimension():
+    rng = np.random.default_rng(21)
+    be = np.arange(296, 280, -0.05)
+    levels = np.arange(4)
+    counts = np.stack([rng.poisson(200 + (1000 - 200 * k) * _gl(be, 285.9, 1.2)) for k in levels]).astype(float)
+    attrs = {"technique": "xps", "source_format": "synthetic", "region": "C 1s"}
+    ds = make_leaf(counts, "binding_energy", be, attrs=attrs, extra_dims={"etch_level": levels})
+    new = charge_reference(_tree({"C 1s": ds}))
+    assert new["C 1s"]["intensity"].dims == ("etch_level", "binding_energy")
+    assert new["C 1s"].attrs["charge_shift_ev"] == pytest.approx(-1.1, abs=0.02)
+    assert np.array_equal(new["C 1s"]["intensity"].values, counts)  # intensities untouched
