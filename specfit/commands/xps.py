@@ -1,0 +1,249 @@
+"""``specfit xps ...``: XPS chemistry -- charge referencing, quantification, templates, the species library.
+
+- ``specfit xps reference PATH [--reference "C 1s"] [--position 284.8] [--measured E] --out OUT.h5``
+- ``specfit xps quantify RESULTS... [--by region|component] [--energy-correction tpp2m|N] [--ratio A:B] [--json]``
+- ``specfit xps templates [--show NAME] [--write [DIR]] [--json]``
+- ``specfit xps species [LEVEL] [--json]``
+- ``specfit xps factors [LEVEL...] [--library scofield] [--source "Al Ka"] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import SpecfitError
+from ._util import print_json
+
+
+def _read_any(path: str):
+    """An instrument file through the reader registry, or a file written by ``specfit.save``."""
+    from ..io import load, read
+
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
+        return load(path)
+    return read(path, technique="xps")
+
+
+def _run_reference(args: argparse.Namespace) -> int:
+    from ..io import save
+    from ..xps.referencing import charge_reference, charge_reference_info
+
+    if not Path(args.path).is_file():
+        raise SpecfitError(f"{args.path}: no such file")
+    tree = _read_any(args.path)
+    new = charge_reference(
+        tree,
+        reference=args.reference,
+        position=args.position,
+        measured=args.measured,
+        method=args.method,
+        group_by=None if args.group_by == "none" else args.group_by,
+    )
+    target = save(new, args.out, overwrite=args.overwrite)
+    info = charge_reference_info(new)
+    if args.json:
+        print_json({"file": args.path, "out": str(target), **info})
+    elif info:
+        print(
+            f"{args.path}: {info['level']} measured at {info['measured_ev']:.3f} eV -> {info['target_ev']:.3f} eV; "
+            f"all regions shifted by {info['delta_ev']:+.3f} eV -> {target}"
+        )
+    else:  # samples referenced separately
+        from ..conventions import leaves
+
+        for path, ds in leaves(new):
+            print(f"{path}: shifted by {ds.attrs.get('charge_shift_ev', math.nan):+.3f} eV")
+        print(f"-> {target}")
+    return 0
+
+
+def _energy_correction(text: str | None):
+    if text is None or text.lower() == "none":
+        return None
+    if text.lower().replace("-", "") == "tpp2m":
+        return "tpp2m"
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise SpecfitError(f"--energy-correction must be 'tpp2m', 'none' or an exponent, got {text!r}") from exc
+
+
+def _run_quantify(args: argparse.Namespace) -> int:
+    from ..xps import quantify as q
+
+    tables = []
+    for path in args.results:
+        table = q.read_table(path)
+        if "sample" not in table.columns and len(args.results) > 1:
+            table["sample"] = Path(path).stem
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    options = {
+        "library": args.library,
+        "source": args.source,
+        "energy_correction": _energy_correction(args.energy_correction),
+        "photon_energy": args.photon_energy,
+    }
+    result = q.atomic_percent(table, by=args.by, **options)
+    ratios = []
+    for spec in args.ratio or []:
+        if ":" not in spec:
+            raise SpecfitError(f"--ratio wants NUM:DEN (component names, '+' to sum), got {spec!r}")
+        num, den = (part.split("+") for part in spec.split(":", 1))
+        per = q.ratio_table(table, num, den)
+        for rec in per.to_dict("records"):
+            ratios.append({"ratio": spec, "sample": rec["sample"], "value": rec["ratio"], "error": rec["ratio_error"]})
+    fractions = q.species_fractions(table) if args.fractions else None
+    if args.json:
+        out = {"atomic_percent": result.to_dict("records"), "settings": dict(result.attrs)}
+        if ratios:
+            out["ratios"] = ratios
+        if fractions is not None:
+            out["fractions"] = fractions.to_dict("records")
+        print_json(out)
+        return 0
+    label = "component" if args.by == "component" else "region"
+    settings = result.attrs
+    print(f"atomic % ({settings['sensitivity_library']}, {args.source}, energy term {settings['energy_correction']})")
+    for rec in result.to_dict("records"):
+        name = rec["region"] if label == "region" else f"{rec['region']} / {rec['component']}"
+        sample = f"{rec['sample']}: " if "sample" in rec else ""
+        err = rec["atomic_percent_error"]
+        err_text = f" ± {err:.2f}" if math.isfinite(err) else ""
+        print(f"  {sample}{name:<28} {rec['atomic_percent']:7.2f}{err_text}   (SF {rec['sensitivity_factor']:.4g})")
+    if fractions is not None:
+        print("fractions within each region (%)")
+        for rec in fractions.to_dict("records"):
+            sample = f"{rec['sample']}: " if "sample" in rec else ""
+            print(f"  {sample}{rec['region']} / {rec['component']:<20} {rec['fraction_percent']:7.2f}")
+    for rec in ratios:
+        sample = f" [{rec['sample']}]" if rec.get("sample") is not None else ""
+        err = f" ± {rec['error']:.3f}" if math.isfinite(rec["error"]) else ""
+        print(f"ratio {rec['ratio']}{sample}: {rec['value']:.3f}{err}")
+    return 0
+
+
+def _run_templates(args: argparse.Namespace) -> int:
+    from ..xps.library import template_recipes
+    from ..xps.templates import template, template_names, template_path, write_templates
+
+    if args.show:
+        print(template(args.show), end="")
+        return 0
+    if args.write is not None:
+        folder = None if args.write == "" else args.write
+        for path in write_templates(folder):
+            print(path)
+        return 0
+    recipes = template_recipes()
+    listing = [
+        {
+            "name": name,
+            "level": recipes[name]["level"],
+            "species": recipes[name]["species"],
+            "description": recipes[name].get("description", ""),
+            "path": str(template_path(name)),
+        }
+        for name in template_names()
+    ]
+    if args.json:
+        print_json(listing)
+    else:
+        for item in listing:
+            print(f"{item['name']:<18} {item['level']:<6} {item['description']}")
+    return 0
+
+
+def _run_species(args: argparse.Namespace) -> int:
+    from ..xps.library import species
+
+    entries = species(args.level)
+    if args.json:
+        print_json([s.as_dict() for s in entries])
+        return 0
+    for s in entries:
+        window = f"[{s.be_min:.1f}-{s.be_max:.1f}]"
+        print(f"{s.name:<20} {s.level:<6} {s.be:7.1f} {window}  FWHM {s.fwhm:.1f}  {s.assignment}")
+    return 0
+
+
+def _run_factors(args: argparse.Namespace) -> int:
+    from ..xps.library import sensitivity_factor_info, sensitivity_sets
+
+    sets = sensitivity_sets()
+    if not args.levels:
+        if args.json:
+            print_json(sets)
+        else:
+            for name, meta in sets.items():
+                print(f"{name}: {meta['normalisation']}; {meta['source']}")
+        return 0
+    infos = [sensitivity_factor_info(level, args.source, library=args.library) for level in args.levels]
+    if args.json:
+        print_json([{k: v for k, v in vars(i).items() if k != "extra"} for i in infos])
+        return 0
+    for i in infos:
+        derived = f" (derived: {i.derived_from})" if i.derived_from else ""
+        print(f"{i.level} {i.line:<5} {i.value:8.4g}  [{i.library}, {i.xray}]{derived}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "xps_func", None):
+        args.xps_parser.print_help()
+        return 2
+    return args.xps_func(args)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("xps", help="XPS chemistry: charge referencing, quantification, templates, species")
+    sub = p.add_subparsers(dest="xps_command", metavar="ACTION")
+    p.set_defaults(func=run, xps_parser=p)
+
+    r = sub.add_parser("reference", help="charge-reference every region of a file to a reference peak")
+    r.add_argument("path", metavar="PATH", help="instrument file or specfit .h5")
+    r.add_argument("--reference", default="C 1s", help="reference region (default: C 1s)")
+    r.add_argument("--position", type=float, default=284.8, help="where the reference peak belongs, eV (284.8)")
+    r.add_argument("--measured", type=float, help="measured reference position, eV (default: locate it)")
+    r.add_argument("--method", choices=("fit", "max"), default="fit", help="how to locate the reference peak")
+    r.add_argument("--group-by", default="sample", help="attribute separating samples, or 'none' (default: sample)")
+    r.add_argument("--out", required=True, metavar="OUT.h5", help="output file (specfit HDF5/NetCDF4)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(xps_func=_run_reference)
+
+    q = sub.add_parser("quantify", help="atomic %% and ratios from tables of component areas (CSV or fit JSON)")
+    q.add_argument("results", nargs="+", metavar="RESULTS", help="CSV (region,component,area[,area_error,...]) or JSON")
+    q.add_argument("--by", choices=("region", "component"), default="region")
+    q.add_argument("--library", default="scofield", help="sensitivity-factor set (see `specfit xps factors`)")
+    q.add_argument("--source", default="Al Ka", help="X-ray source: 'Al Ka' or 'Mg Ka'")
+    q.add_argument("--energy-correction", help="'tpp2m', 'none' or an exponent n for KE**n")
+    q.add_argument("--photon-energy", type=float, help="photon energy, eV (default: from --source)")
+    q.add_argument("--ratio", action="append", metavar="NUM:DEN", help="component-area ratio, e.g. intermediate:PS4")
+    q.add_argument("--fractions", action="store_true", help="also print component fractions within each region")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(xps_func=_run_quantify)
+
+    t = sub.add_parser("templates", help="list the XPS fit-model templates")
+    t.add_argument("--show", metavar="NAME", help="print one template")
+    t.add_argument("--write", nargs="?", const="", metavar="DIR", help="(re)write the template files")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(xps_func=_run_templates)
+
+    s = sub.add_parser("species", help="list the species library (binding-energy windows, assignments)")
+    s.add_argument("level", nargs="?", help="core level, e.g. 'S 2p'")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(xps_func=_run_species)
+
+    f = sub.add_parser("factors", help="sensitivity factors (and their sets)")
+    f.add_argument("levels", nargs="*", metavar="LEVEL")
+    f.add_argument("--library", default="scofield")
+    f.add_argument("--source", default="Al Ka")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(xps_func=_run_factors)

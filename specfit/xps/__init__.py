@@ -1,0 +1,41 @@
+"""XPS chemistry: species library, sensitivity factors, charge referencing, quantification, templates."""
+
+from .library import (
+    SensitivityFactor,
+    Species,
+    UnknownEntryError,
+    levels,
+    sensitivity_factor,
+    sensitivity_factor_info,
+    sensitivity_sets,
+    species,
+    species_info,
+)
+from .quantify import atomic_percent, atomic_percent_table, ratio, ratio_table, read_table, species_fractions
+from .referencing import charge_reference, charge_reference_info, locate_peak, shift
+from .templates import make_template, template, template_names
+
+__all__ = [
+    "SensitivityFactor",
+    "Species",
+    "UnknownEntryError",
+    "atomic_percent",
+    "atomic_percent_table",
+    "charge_reference",
+    "charge_reference_info",
+    "levels",
+    "locate_peak",
+    "make_template",
+    "ratio",
+    "ratio_table",
+    "read_table",
+    "sensitivity_factor",
+    "sensitivity_factor_info",
+    "sensitivity_sets",
+    "shift",
+    "species",
+    "species_fractions",
+    "species_info",
+    "template",
+    "template_names",
+]
