@@ -451,7 +451,11 @@ def read_asc(
             "scan_mode": head.get("MEAS_MODE", ""),
             "acquired_at": head.get("DATE", ""),
             "step_deg": step,
-            "original_metadata": {"header": file_header, "group": entries, "header_entries": len(file_header)},
+            "original_metadata": {
+                "header": file_header,
+                "group": entries,
+                "header_entries": len(file_header) + len(entries),
+            },
         }
         t = _counting_time(step, to_float(group.get("SPEED")), head.get("SPEED_DIM", ""))
         if t is not None:
