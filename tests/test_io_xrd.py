@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import CORPUS, corpus_files, corpus_path, ids
 
 import specfit
 from specfit.conventions import leaves, original_metadata, validate
 from specfit.errors import ReadError, UnknownFormatError
-
-from conftest import CORPUS, corpus_files, corpus_path, ids
 
 pytestmark = pytest.mark.corpus
 
