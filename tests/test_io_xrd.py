@@ -17,8 +17,7 @@ pytestmark = pytest.mark.corpus
 
 # formats read by dedicated readers; plain headerless columns need the technique hint
 _PLAIN = {"panalytical_xy", "xy_csv", "rigaku_txt"}
-_UNSUPPORTED = {"neutron_dat", "pdcif"}  # no reader yet (see the helper report)
-XRD_FILES = [p for p in corpus_files("xrd") if p.relative_to(CORPUS / "xrd").parts[0] not in _UNSUPPORTED]
+XRD_FILES = corpus_files("xrd")
 
 
 def _read(path: Path, **options) -> xr.DataTree:
@@ -43,7 +42,7 @@ def test_every_xrd_file_reads_and_validates(path: Path) -> None:
         assert "two_theta" in ds.intensity.dims
         assert ds.intensity.dims[-1] == "two_theta"
         # plain columns do not say what the intensity is: "arb" rather than a guess
-        plain = ds.attrs["source_format"] == "text"
+        plain = ds.attrs["source_format"] in ("text", "pdcif")  # pdCIF says "intensity", not counts
         assert ds.intensity.attrs["units"] in (("arb",) if plain else ("counts", "counts/s"))
         assert 0.5 < ds.attrs["wavelength_angstrom"] < 2.5
         assert ds.attrs["wavelength_assumed"] in (0, 1)
@@ -419,3 +418,48 @@ def test_plain_multi_column_xy_and_bruker_eva_xy() -> None:
 def test_plain_xy_without_hint_is_not_guessed() -> None:
     with pytest.raises(ReadError, match="technique"):
         specfit.read(corpus_path("xrd", "panalytical_xy", "210520step1_30min.xy"))
+
+
+# --------------------------------------------------------------------------------------- neutron, pdCIF
+
+
+def test_psi_dmc_neutron_file() -> None:
+    ds = _only(_read(corpus_path("xrd", "neutron_dat", "PSI_DMC.dat")))
+    x = ds.two_theta.values
+    # header: lambda= 1.49400; start 2.948 step 0.050 end 162.898 -> 3200 points, 10 values per line
+    assert ds.attrs["wavelength_angstrom"] == 1.494 and ds.attrs["radiation"] == "neutron"
+    assert x.size == 3200 and x[0] == 2.948 and x[-1] == pytest.approx(162.898)
+    assert ds.attrs["step_deg"] == 0.05
+    assert ds.intensity.values[:3].tolist() == [7444, 7639, 7731]
+    assert ds.intensity_error.values[:3].tolist() == [81.5, 82.5, 90.0]
+    assert ds.attrs["sample"] == "NdNi4MgDx_V10mm_HI,a4=3.0,N18"
+    assert ds.attrs["acquired_at"] == "2001-06-16T06:25:59"
+    assert "Filelist='HRPT/2001/2455-2490'" in original_metadata(ds)["footer"]
+
+
+def test_ill_d1a_neutron_file() -> None:
+    ds = _only(_read(corpus_path("xrd", "neutron_dat", "D1A5.dat")))
+    x = ds.two_theta.values
+    assert ds.attrs["wavelength_angstrom"] == 1.9114  # "1.9114 A" in the title
+    assert (x.size, x[0], x[-1]) == (1680, -10.0, pytest.approx(157.9))
+    assert ds.intensity.values[:3].tolist() == [0.8, 0.3, 0.3]
+    assert ds.intensity_error.values[:3].tolist() == [0.58, 0.30, 0.22]
+
+
+def test_pdcif_measured_pattern() -> None:
+    ds = _only(_read(corpus_path("xrd", "pdcif", "1517474.cif")))
+    x = ds.two_theta.values
+    # _pd_meas_number_of_points 3296, _pd_meas_2theta_range_min/inc/max 1.5/0.05/166.25
+    assert (x.size, x[0], x[-1]) == (3296, 1.5, pytest.approx(166.25))
+    assert ds.attrs["wavelength_angstrom"] == 2.0785 and ds.attrs["radiation"] == "neutron"
+    assert ds.intensity.values[:3].tolist() == [5540, 4570, 4140]
+    assert ds.intensity_error.values[:3].tolist() == [160, 140, 130]
+    assert ds.background_calc.values[:2].tolist() == [833.0, 829.0]
+    assert ds.intensity.values[-1] == 797
+
+
+def test_xy_file_is_not_taken_for_neutron_data(tmp_path: Path) -> None:
+    path = tmp_path / "three.dat"
+    path.write_text("".join(f"{10 + 0.02 * i:.2f} {100 + i} {5 + i}\n" for i in range(50)))
+    tree = specfit.read(path, technique="xrd")
+    assert {ds.attrs["source_format"] for _, ds in leaves(tree)} == {"text"}
