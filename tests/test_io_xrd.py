@@ -463,3 +463,101 @@ def test_xy_file_is_not_taken_for_neutron_data(tmp_path: Path) -> None:
     path.write_text("".join(f"{10 + 0.02 * i:.2f} {100 + i} {5 + i}\n" for i in range(50)))
     tree = specfit.read(path, technique="xrd")
     assert {ds.attrs["source_format"] for _, ds in leaves(tree)} == {"text"}
+
+
+# ------------------------------------------------------------------------- XRDML layouts not in the corpus
+
+
+def _xrdml(scans: str, measurement_type: str = "Repeated scan", step_axis: str = "") -> bytes:
+    step = f' measurementStepAxis="{step_axis}"' if step_axis else ""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<xrdMeasurements xmlns="http://www.xrdml.com/XRDMeasurement/2.0" status="Completed">
+ <sample type="To be analyzed"><id>S1</id><name>Li6PS5Cl in Kapton</name></sample>
+ <xrdMeasurement measurementType="{measurement_type}" status="Completed" sampleMode="Transmission"{step}>
+  <usedWavelength intended="K-Alpha"><kAlpha1 unit="Angstrom">1.7890100</kAlpha1>
+   <kAlpha2 unit="Angstrom">1.7928500</kAlpha2><ratioKAlpha2KAlpha1>0.5000</ratioKAlpha2KAlpha1></usedWavelength>
+  <incidentBeamPath><xRayTube name="Co LFF"><tension unit="kV">40</tension><current unit="mA">45</current>
+   <anodeMaterial>Co</anodeMaterial></xRayTube></incidentBeamPath>
+  {scans}
+ </xrdMeasurement>
+</xrdMeasurements>""".encode()
+
+
+def _scan(positions: str, values: str, tag: str = "counts", unit: str = "counts", extra: str = "") -> str:
+    return f"""<scan appendNumber="0" mode="Pre-set time" scanAxis="Gonio" status="Completed">
+   <header><startTimeStamp>2024-01-01T10:00:00+01:00</startTimeStamp></header>
+   <dataPoints>{positions}{extra}<{tag} unit="{unit}">{values}</{tag}></dataPoints></scan>"""
+
+
+_RANGE = ('<positions axis="2Theta" unit="deg"><startPosition>10.0</startPosition><endPosition>10.4</endPosition>'
+          "</positions>")  # fmt: skip
+
+
+def test_xrdml_repeated_scans_become_a_scan_dimension(tmp_path: Path) -> None:
+    path = tmp_path / "repeat.xrdml"
+    scans = _scan(_RANGE, "1 2 3 4 5", extra='<countingTimes unit="seconds">1 1 2 2 2</countingTimes>')
+    scans += _scan(_RANGE, "6 7 8 9 10", extra='<countingTimes unit="seconds">1 1 2 2 2</countingTimes>')
+    path.write_bytes(_xrdml(scans))
+    ds = _only(specfit.read(path))
+    assert ds.intensity.dims == ("scan", "two_theta")
+    np.testing.assert_array_equal(ds.intensity.values, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+    np.testing.assert_allclose(ds.two_theta.values, [10.0, 10.1, 10.2, 10.3, 10.4])
+    np.testing.assert_array_equal(ds.counting_time.values[0], [1, 1, 2, 2, 2])
+    assert (ds.attrs["anode"], ds.attrs["wavelength_angstrom"], ds.attrs["kalpha2_ratio"]) == ("Co", 1.78901, 0.5)
+    assert ds.attrs["sample"] == "Li6PS5Cl in Kapton" and ds.attrs["scan_mode"] == "Pre-set time"
+    validate(specfit.read(path))
+
+
+def test_xrdml_scans_on_different_points_are_separate_leaves(tmp_path: Path) -> None:
+    other = _RANGE.replace("10.4", "11.0")
+    path = tmp_path / "two.xrdml"
+    path.write_bytes(_xrdml(_scan(_RANGE, "1 2 3 4 5") + _scan(other, "1 2 3", tag="intensities", unit="cps")))
+    found = dict(leaves(specfit.read(path)))
+    assert sorted(found) == ["/two_scan_1", "/two_scan_2"]
+    assert found["/two_scan_2"].intensity.attrs["units"] == "counts/s"
+    np.testing.assert_allclose(found["/two_scan_2"].two_theta.values, [10.0, 10.5, 11.0])
+
+
+def test_xrdml_list_positions_and_point_count_mismatch(tmp_path: Path) -> None:
+    listed = '<positions axis="2Theta" unit="deg"><listPositions>10 10.1 10.3</listPositions></positions>'
+    path = tmp_path / "list.xrdml"
+    path.write_bytes(_xrdml(_scan(listed, "5 6 7"), measurement_type="Scan"))
+    np.testing.assert_allclose(_only(specfit.read(path)).two_theta.values, [10, 10.1, 10.3])
+    path.write_bytes(_xrdml(_scan(listed, "5 6 7 8"), measurement_type="Scan"))
+    with pytest.raises(ReadError, match="3 2Theta positions for 4 intensities"):
+        specfit.read(path)
+
+
+def test_xrdml_rocking_curve_is_refused_clearly(tmp_path: Path) -> None:
+    rocking = ('<positions axis="2Theta" unit="deg"><commonPosition>34.4</commonPosition></positions>'
+               '<positions axis="Omega" unit="deg"><startPosition>16</startPosition><endPosition>18</endPosition>'
+               "</positions>")  # fmt: skip
+    path = tmp_path / "rc.xrdml"
+    path.write_bytes(_xrdml(_scan(rocking, "1 2 3"), measurement_type="Scan"))
+    with pytest.raises(ReadError, match="does not scan 2θ"):
+        specfit.read(path)
+
+
+def test_xrd_tree_survives_save_and_load(tmp_path: Path) -> None:
+    tree = _read(corpus_path("xrd", "xrdml", "XRDML_alt.xrdml"))
+    target = tmp_path / "alt.h5"
+    specfit.save(tree, target)
+    back = specfit.load(target)
+    ours, theirs = _only(tree), _only(back)
+    np.testing.assert_array_equal(ours.intensity.values, theirs.intensity.values)
+    np.testing.assert_array_equal(ours.counts_raw.values, theirs.counts_raw.values)
+    for key in ("wavelength_angstrom", "kalpha2_ratio", "wavelength_assumed", "anode", "original_metadata"):
+        assert theirs.attrs[key] == ours.attrs[key]
+
+
+def test_xrdml_area_measurement_along_x_in_micrometres(tmp_path: Path) -> None:
+    def at(x_mm: float, values: str) -> str:
+        fixed = f'<positions axis="X" unit="mm"><commonPosition>{x_mm}</commonPosition></positions>'
+        return _scan(_RANGE + fixed, values)
+
+    path = tmp_path / "map.xrdml"
+    path.write_bytes(_xrdml(at(-0.2, "1 2 3 4 5") + at(0.3, "2 3 4 5 6"), "Area measurement", step_axis="X"))
+    ds = _only(specfit.read(path))
+    assert ds.intensity.dims == ("x", "two_theta")
+    np.testing.assert_allclose(ds.x.values, [-200.0, 300.0])
+    assert ds.x.attrs["units"] == "um"

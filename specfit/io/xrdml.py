@@ -199,6 +199,8 @@ def _leaf(scans: list[dict[str, Any]], base_attrs: dict[str, Any], step_axis: st
             coord = [s["axes"].get(name, {}).get("common") for s in scans] if name else [None]
             if any(c is None for c in coord):
                 dim = "scan"
+            elif dim in ("x", "y", "z") and first["axes"][name]["unit"] == "mm":
+                coord = [c * 1000.0 for c in coord]  # specfit's x/y/z are in µm
         if dim == "scan":
             coord = list(range(len(scans)))
         extra_dims[dim] = np.asarray(coord, dtype=float if dim != "scan" else int)
