@@ -561,3 +561,21 @@ def test_xrdml_area_measurement_along_x_in_micrometres(tmp_path: Path) -> None:
     assert ds.intensity.dims == ("x", "two_theta")
     np.testing.assert_allclose(ds.x.values, [-200.0, 300.0])
     assert ds.x.attrs["units"] == "um"
+
+
+def test_headed_csv_gets_two_theta_and_default_wavelength(tmp_path: Path) -> None:
+    path = tmp_path / "pattern.csv"
+    path.write_text("2Theta,Intensity\n" + "".join(f"{10 + 0.02 * i:.2f},{100 + i}\n" for i in range(20)))
+    ds = _only(specfit.read(path))
+    assert ds.attrs["technique"] == "xrd" and ds.two_theta.values[0] == 10.0
+    assert ds.attrs["wavelength_assumed"] == 1 and ds.attrs["wavelength_angstrom"] == 1.540598
+
+
+def test_non_finite_counts_in_bruker_raw_are_corruption(tmp_path: Path) -> None:
+    data = bytearray(corpus_path("xrd", "bruker_raw", "Cu3Au-1.raw").read_bytes())
+    data[712 + 304 + 40 : 712 + 304 + 44] = np.array([np.nan], "<f4").tobytes()
+    path = tmp_path / "nan.raw"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ReadError, match="non-finite") as info:
+        specfit.read(path)
+    assert info.value.offset == 712 + 304 + 40

@@ -82,10 +82,16 @@ class _Cursor:
     def floats(self, offset: int, count: int, what: str, stride: int = 4) -> np.ndarray:
         self.need(offset, count * stride, what)
         if stride == 4:
-            return np.frombuffer(self.data, dtype="<f4", count=count, offset=offset).astype(float)
-        # wider data records: the count is the first float32 of each record
-        block = np.frombuffer(self.data, dtype=np.uint8, count=count * stride, offset=offset).reshape(count, stride)
-        return block[:, :4].copy().view("<f4").ravel().astype(float)
+            values = np.frombuffer(self.data, dtype="<f4", count=count, offset=offset).astype(float)
+        else:  # wider data records: the count is the first float32 of each record
+            block = np.frombuffer(self.data, dtype=np.uint8, count=count * stride, offset=offset)
+            values = block.reshape(count, stride)[:, :4].copy().view("<f4").ravel().astype(float)
+        if not np.all(np.isfinite(values)):
+            bad = int(np.argmin(np.isfinite(values)))
+            raise CorruptFileError(
+                self.path, f"non-finite value in {what} (damaged data)", offset=offset + bad * stride
+            )
+        return values
 
 
 def _positive_count(value: int, what: str, cursor: _Cursor, offset: int, limit: int) -> int:
