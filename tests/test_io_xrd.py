@@ -223,6 +223,8 @@ def test_bruker_raw_v3_equals_its_uxd_twin() -> None:
     # the UXD prints 2θ with 3 decimals below 10° and 2 above; the raw's step is 0.0155922
     np.testing.assert_allclose(raw.two_theta.values, uxd.two_theta.values, rtol=0, atol=5.001e-3)
     assert raw.intensity.values.sum() == 918372
+    # the raw's "03/04/10" read as MM/DD/YY agrees with the UXD's "04-Mar-2010 20:59:14"
+    assert raw.attrs["acquired_at"] == uxd.attrs["acquired_at"] == "2010-03-04T20:59:14"
     for ds in (raw, uxd):
         assert (ds.attrs["wavelength_angstrom"], ds.attrs["wavelength_kalpha2_angstrom"]) == (1.5406, 1.54439)
         assert ds.attrs["kalpha2_ratio"] == 0.5 and ds.attrs["anode"] == "Cu"
@@ -315,6 +317,7 @@ def test_ras_lf_and_crlf_identical() -> None:
     x, y = crlf.two_theta.values, crlf.intensity.values
     assert (x.size, x[0], x[-1], y[0]) == (1401, 2.0, 30.0, 7994)  # xrayutilities reads the same
     assert crlf.attrs["scan_axis"] == "TwoTheta" and crlf.attrs["step_deg"] == 0.02
+    assert crlf.attrs["acquired_at_text"] == "11/01/12 12:55:51" and "acquired_at" not in crlf.attrs  # ambiguous
     assert crlf.attrs["wavelength_angstrom"] == 1.540593 and crlf.attrs["wavelength_kalpha2_angstrom"] == 1.544414
     assert "kalpha2_ratio" not in crlf.attrs  # the file states none
     assert crlf.attrs["counting_time_s"] == pytest.approx(0.02 / 0.25 * 60)

@@ -24,6 +24,7 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,20 @@ def read_zip_member(archive: zipfile.ZipFile, name: str, path: str | os.PathLike
         raise CorruptFileError(path, f"zip member {name!r} is damaged: {exc}") from None
     except Exception as exc:  # zlib.error and friends
         raise CorruptFileError(path, f"zip member {name!r} is damaged: {type(exc).__name__}: {exc}") from None
+
+
+def iso_datetime(text: str | None, formats: tuple[str, ...]) -> dict[str, str]:
+    """``{"acquired_at": ISO 8601}`` when ``text`` matches one of the ``strptime`` formats, else the text kept
+    as ``{"acquired_at_text": text}`` (never a guessed date: 04/07/2025 is ambiguous without the format)."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    for fmt in formats:
+        try:
+            return {"acquired_at": datetime.strptime(text, fmt).isoformat()}
+        except ValueError:
+            continue
+    return {"acquired_at_text": text}
 
 
 def to_float(text: str | None) -> float | None:

@@ -44,7 +44,7 @@ import xarray as xr
 
 from ..conventions import make_leaf, node_name
 from ..errors import CorruptFileError, UnknownFormatError
-from ._xrd import wavelength_attrs
+from ._xrd import iso_datetime, wavelength_attrs
 from .registry import register
 
 __all__ = ["read_bruker_raw"]
@@ -387,6 +387,12 @@ def read_bruker_raw(
             attrs["current_ma"] = float(rng["ma"])
         if "scan_type" in rng["meta"]:
             attrs["scan_axis"] = rng["meta"]["scan_type"]
+        if version == 3:
+            # v3 dates are MM/DD/YY: BT86.raw says 03/04/10 where its UXD twin says 04-Mar-2010
+            stamp = f"{file_info['meta'].get('date', '')} {file_info['meta'].get('time', '')}"
+            attrs.update(iso_datetime(stamp, ("%m/%d/%y %H:%M:%S",)))
+        elif version == 4:  # "04/07/2025": day/month order undocumented, kept as text
+            attrs.update(iso_datetime(f"{file_info['meta'].get('date', '')} {file_info['meta'].get('time', '')}", ()))
         attrs["original_metadata"] = {"file": file_info["meta"], "range": rng["meta"]}
         ds = make_leaf(rng["y"], "two_theta", rng["x"], units="counts", attrs=attrs)
         children[node_name(path.stem if len(ranges) == 1 else f"range_{r_no}", taken)] = xr.DataTree(ds)

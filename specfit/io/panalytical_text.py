@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import xarray as xr
 
 from ..conventions import make_leaf, node_name
 from ..errors import CorruptFileError, UnknownFormatError
-from ._xrd import to_float, wavelength_attrs
+from ._xrd import iso_datetime, to_float, wavelength_attrs
 from .registry import register
 from .text import decode_text, parse_columns
 
@@ -104,7 +103,6 @@ def read_panalytical_csv(
         "source_format": "panalytical_csv",
         "scan_axis": str(header.get("Scan axis", "")),
         "scan_mode": str(header.get("Scan type", "")),
-        "acquired_at": str(header.get("File date and time", "")),
         "sample": str(header.get("Sample identification", "")),
         "original_metadata": {"header": header, "columns": labels},
     }
@@ -125,11 +123,9 @@ def read_panalytical_csv(
             override=wavelength,
         )
     )
-    stamp = str(header.get("File date and time", ""))
-    try:  # PANalytical writes e.g. "20/May/2021 15:55" (local time, no zone)
-        attrs["acquired_at"] = datetime.strptime(stamp, "%d/%b/%Y %H:%M").isoformat()
-    except ValueError:
-        attrs["acquired_at"] = stamp
+    # PANalytical writes e.g. "20/May/2021 15:55" (local time, no zone)
+    stamp = header.get("File date and time")
+    attrs.update(iso_datetime(stamp if isinstance(stamp, str) else None, ("%d/%b/%Y %H:%M",)))
     units = "counts/s" if any("cps" in lab.lower() or "counts/s" in lab.lower() for lab in labels[1:]) else "counts"
     ds = make_leaf(data[:, 1], "two_theta", data[:, 0], units=units, attrs=attrs, axis_attrs={"label": labels[0]})
     if len(labels) > 2 and "esd" in labels[2].lower():

@@ -33,7 +33,7 @@ import xarray as xr
 
 from ..conventions import make_leaf, node_name
 from ..errors import CorruptFileError, ReadError, UnknownFormatError
-from ._xrd import open_zip_safely, parse_xml_safely, read_zip_member, to_float, wavelength_attrs
+from ._xrd import iso_datetime, open_zip_safely, parse_xml_safely, read_zip_member, to_float, wavelength_attrs
 from .registry import register
 
 __all__ = ["read_asc", "read_ras", "read_rasx"]
@@ -202,7 +202,8 @@ def _ras_leaf(header: dict[str, str], data: np.ndarray, path: Path, wavelength) 
         "sample": header.get("FILE_SAMPLE", ""),
         "scan_axis": axis_name,
         "scan_mode": header.get("MEAS_SCAN_MODE", ""),
-        "acquired_at": header.get("MEAS_SCAN_START_TIME", ""),
+        # "11/01/12 12:55:51": the day/month order is not documented, so the text is kept as it is
+        **iso_datetime(header.get("MEAS_SCAN_START_TIME"), ()),
         "original_metadata": header,
     }
     if step is not None:
@@ -449,7 +450,7 @@ def read_asc(
             "sample": head.get("SAMPLE", ""),
             "scan_axis": head.get("SCAN_AXIS", ""),
             "scan_mode": head.get("MEAS_MODE", ""),
-            "acquired_at": head.get("DATE", ""),
+            **iso_datetime(head.get("DATE"), ("%d-%b-%y %H:%M", "%d-%b-%Y %H:%M")),  # "12-Jul-17 17:31"
             "step_deg": step,
             "original_metadata": {
                 "header": file_header,

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..conventions import make_leaf, node_name
 from ..errors import CorruptFileError
-from ._xrd import to_float, wavelength_attrs
+from ._xrd import iso_datetime, to_float, wavelength_attrs
 from .registry import register
 from .text import decode_text
 
@@ -116,7 +116,7 @@ def read_uxd(
             "technique": "xrd",
             "source_format": "bruker_uxd",
             "sample": file_header.get("SAMPLE", ""),
-            "acquired_at": file_header.get("DATEMEASURED", ""),
+            **iso_datetime(file_header.get("DATEMEASURED"), ("%d-%b-%Y %H:%M:%S",)),  # "04-Mar-2010 20:59:14"
             "scan_axis": header.get("DRIVE", ""),
             "scan_mode": {"C": "continuous", "S": "step"}.get(header.get("STEPMODE", ""), header.get("STEPMODE", "")),
             "original_metadata": {"file": file_header, "range": header, "comments": comments},
