@@ -180,3 +180,22 @@ def test_corrupt_error_carries_position(tmp_path: Path) -> None:
     with pytest.raises(CorruptFileError) as info:
         specfit.read(damaged)
     assert info.value.line == 401
+
+
+@pytest.mark.parametrize(
+    "parts, old, new",
+    [
+        (("xrdml", "empyrean.xrdml"), b'<intensities unit="counts">8 ', b'<intensities unit="counts">inf '),
+        (("rigaku_ras", "rigaku_test.ras"), b"2.0400 7984.0000", b"2.0400 nan"),
+        (("bruker_uxd", "BT86_.UXD"), b"3.016\t183", b"3.016\tNaN"),
+        (("gsas_std", "PBSO4.XRA"), b"     179     147", b"     179  -1e999"),
+    ],
+    ids=["xrdml", "ras", "uxd", "gsas"],
+)
+def test_non_finite_numbers_are_corruption(parts, old: bytes, new: bytes, tmp_path: Path) -> None:
+    data = corpus_path("xrd", *parts).read_bytes()
+    assert old in data
+    damaged = tmp_path / parts[1]
+    damaged.write_bytes(data.replace(old, new, 1))
+    with pytest.raises(CorruptFileError, match=r"not finite|non-finite|bad STD|non-numeric"):
+        specfit.read(damaged)

@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import CorruptFileError, ReadError
 
 __all__ = [
@@ -128,6 +130,21 @@ def wavelength_attrs(
     attrs["wavelength_assumed"] = 0
     attrs["wavelength_source"] = "file"
     return attrs
+
+
+def finite_leaf(path: str | os.PathLike | None, intensity: Any, two_theta: Any, **kwargs: Any) -> Any:
+    """:func:`specfit.conventions.make_leaf` on a ``two_theta`` axis after refusing non-finite values.
+
+    A NaN or infinity where a diffractometer wrote a number means a damaged file, not a measurement.
+    """
+    from ..conventions import make_leaf
+
+    for values, what in ((two_theta, "2θ value"), (intensity, "intensity")):
+        flat = np.asarray(values, dtype=float).ravel()
+        finite = np.isfinite(flat)
+        if not finite.all():
+            raise CorruptFileError(path, f"{what} #{int(np.argmin(finite)) + 1} is not finite ({flat[~finite][0]})")
+    return make_leaf(intensity, "two_theta", two_theta, **kwargs)
 
 
 def check_no_dtd(raw: bytes, path: str | os.PathLike | None, what: str = "") -> None:

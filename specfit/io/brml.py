@@ -34,9 +34,17 @@ from xml.etree.ElementTree import Element
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError, ReadError
-from ._xrd import open_zip_safely, parse_xml_safely, read_zip_member, strip_namespaces, to_float, wavelength_attrs
+from ._xrd import (
+    finite_leaf,
+    open_zip_safely,
+    parse_xml_safely,
+    read_zip_member,
+    strip_namespaces,
+    to_float,
+    wavelength_attrs,
+)
 from .registry import register
 
 __all__ = ["read_brml"]
@@ -149,7 +157,7 @@ def _read_rawdata(root: Element, path: Path, member: str, wavelength) -> list[xr
         if current is not None:
             attrs["current_ma"] = current
         attrs.update(wavelength_attrs(**tube, anode=anode, override=wavelength))
-        ds = make_leaf(table[:, counts_col], "two_theta", table[:, two_theta_col], units="counts", attrs=attrs)
+        ds = finite_leaf(path, table[:, counts_col], table[:, two_theta_col], units="counts", attrs=attrs)
         if "AbsorptionFactor" in roles:
             ds["absorption_factor"] = ("two_theta", table[:, roles["AbsorptionFactor"]], {"units": "1"})
         if "MeasuredTime" in roles and not np.all(table[:, roles["MeasuredTime"]] == table[0, roles["MeasuredTime"]]):

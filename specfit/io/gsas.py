@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError, ReadError
-from ._xrd import wavelength_attrs
+from ._xrd import finite_leaf, wavelength_attrs
 from .registry import register
 from .text import decode_text
 
@@ -176,7 +176,7 @@ def read_gsas(
             }
             if "step_deg" in info:
                 attrs["step_deg"] = info["step_deg"]
-            ds = make_leaf(y, "two_theta", x, units="counts", attrs=attrs)
+            ds = finite_leaf(path, y, x, units="counts", attrs=attrs)
             ds["intensity_error"] = ("two_theta", err, {"units": "counts"})
             children[node_name(f"bank_{info['bank']}", taken)] = xr.DataTree(ds)
             continue

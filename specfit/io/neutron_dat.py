@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError, UnknownFormatError
-from ._xrd import wavelength_attrs
+from ._xrd import finite_leaf, wavelength_attrs
 from .registry import register
 from .text import decode_text
 
@@ -131,7 +131,7 @@ def read_neutron_dat(
         attrs["wavelength_source"] = "not stated: Cu Kα placeholder, pass wavelength= for neutron data"
     data = np.asarray(values)
     angle = start + step * np.arange(count)
-    ds = make_leaf(data[:count], "two_theta", angle, units="counts", attrs=attrs)
+    ds = finite_leaf(path, data[:count], angle, units="counts", attrs=attrs)
     if data.size == 2 * count:
         ds["intensity_error"] = ("two_theta", data[count:], {"units": "counts"})
     return xr.DataTree(

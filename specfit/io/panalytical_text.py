@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError, UnknownFormatError
-from ._xrd import iso_datetime, to_float, wavelength_attrs
+from ._xrd import finite_leaf, iso_datetime, to_float, wavelength_attrs
 from .registry import register
 from .text import decode_text, parse_columns
 
@@ -127,7 +127,7 @@ def read_panalytical_csv(
     stamp = header.get("File date and time")
     attrs.update(iso_datetime(stamp if isinstance(stamp, str) else None, ("%d/%b/%Y %H:%M",)))
     units = "counts/s" if any("cps" in lab.lower() or "counts/s" in lab.lower() for lab in labels[1:]) else "counts"
-    ds = make_leaf(data[:, 1], "two_theta", data[:, 0], units=units, attrs=attrs, axis_attrs={"label": labels[0]})
+    ds = finite_leaf(path, data[:, 1], data[:, 0], units=units, attrs=attrs, axis_attrs={"label": labels[0]})
     if len(labels) > 2 and "esd" in labels[2].lower():
         ds["intensity_error"] = ("two_theta", data[:, 2], {"units": units})
     return xr.DataTree(
@@ -197,7 +197,7 @@ def read_bruker_xy(
     # EVA exports count rates: the values times TimePerStep are whole counts (102/28.8 = 3.5416667 …)
     if t and not np.allclose(y, np.round(y)) and np.allclose(y * t, np.round(y * t), rtol=0, atol=1e-3):
         units = "counts/s"
-    ds = make_leaf(y, "two_theta", x, units=units, attrs=attrs)
+    ds = finite_leaf(path, y, x, units=units, attrs=attrs)
     return xr.DataTree(
         children={node_name(path.stem): xr.DataTree(ds)}, dataset=xr.Dataset(attrs={"source_format": "bruker_xy"})
     )

@@ -31,9 +31,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError, ReadError, UnknownFormatError
-from ._xrd import iso_datetime, open_zip_safely, parse_xml_safely, read_zip_member, to_float, wavelength_attrs
+from ._xrd import (
+    finite_leaf,
+    iso_datetime,
+    open_zip_safely,
+    parse_xml_safely,
+    read_zip_member,
+    to_float,
+    wavelength_attrs,
+)
 from .registry import register
 
 __all__ = ["read_asc", "read_ras", "read_rasx"]
@@ -76,6 +84,7 @@ def _counting_time(step: float | None, speed: float | None, unit: str) -> float 
 
 
 def _leaf_from_columns(
+    path: Path,
     angle: np.ndarray,
     counts: np.ndarray,
     attenuation: np.ndarray | None,
@@ -83,7 +92,7 @@ def _leaf_from_columns(
     units: str,
 ) -> xr.Dataset:
     intensity = counts if attenuation is None else counts * attenuation
-    ds = make_leaf(intensity, "two_theta", angle, units=units, attrs=attrs)
+    ds = finite_leaf(path, intensity, angle, units=units, attrs=attrs)
     if attenuation is not None and not np.all(attenuation == 1):
         ds["counts_raw"] = ("two_theta", counts, {"units": units, "long_name": "recorded (attenuated) counts"})
         ds["attenuation_factor"] = ("two_theta", attenuation, {"units": "1"})
@@ -227,7 +236,7 @@ def _ras_leaf(header: dict[str, str], data: np.ndarray, path: Path, wavelength) 
     if expected is not None and int(expected) != data.shape[0]:
         raise CorruptFileError(path, f"header announces {int(expected)} points, the data hold {data.shape[0]}")
     attenuation = data[:, 2] if data.shape[1] > 2 else None
-    return _leaf_from_columns(data[:, 0], data[:, 1], attenuation, attrs, _units(header.get("MEAS_SCAN_UNIT_Y")))
+    return _leaf_from_columns(path, data[:, 0], data[:, 1], attenuation, attrs, _units(header.get("MEAS_SCAN_UNIT_Y")))
 
 
 @read_ras.sniffer
@@ -350,7 +359,7 @@ def read_rasx(
                 )
             )
             attenuation = data[:, 2] if data.shape[1] > 2 else None
-            ds = _leaf_from_columns(data[:, 0], data[:, 1], attenuation, attrs, _units(scan.get("IntensityUnit")))
+            ds = _leaf_from_columns(path, data[:, 0], data[:, 1], attenuation, attrs, _units(scan.get("IntensityUnit")))
             name = path.stem if len(profiles) == 1 else f"{folder}_profile{index}"
             children[node_name(name, taken)] = xr.DataTree(ds)
     return xr.DataTree(children=children, dataset=xr.Dataset(attrs={"source_format": "rigaku_rasx"}))
@@ -475,7 +484,7 @@ def read_asc(
                 override=wavelength,
             )
         )
-        ds = make_leaf(np.asarray(counts), "two_theta", angle, units=_units(head.get("YUNIT")), attrs=attrs)
+        ds = finite_leaf(path, np.asarray(counts), angle, units=_units(head.get("YUNIT")), attrs=attrs)
         children[node_name(path.stem if len(groups) == 1 else f"{path.stem}_{g_no}", taken)] = xr.DataTree(ds)
     return xr.DataTree(children=children, dataset=xr.Dataset(attrs={"source_format": "rigaku_asc"}))
 

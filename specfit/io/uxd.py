@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf, node_name
+from ..conventions import node_name
 from ..errors import CorruptFileError
-from ._xrd import iso_datetime, to_float, wavelength_attrs
+from ._xrd import finite_leaf, iso_datetime, to_float, wavelength_attrs
 from .registry import register
 from .text import decode_text
 
@@ -139,7 +139,7 @@ def read_uxd(
                 override=wavelength,
             )
         )
-        ds = make_leaf(y, "two_theta", x, units=rng["units"], attrs=attrs)
+        ds = finite_leaf(path, y, x, units=rng["units"], attrs=attrs)
         children[node_name(path.stem if len(ranges) == 1 else f"range_{r_no}", taken)] = xr.DataTree(ds)
     return xr.DataTree(children=children, dataset=xr.Dataset(attrs={"source_format": "bruker_uxd"}))
 

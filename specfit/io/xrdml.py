@@ -36,9 +36,9 @@ from xml.etree.ElementTree import Element
 import numpy as np
 import xarray as xr
 
-from ..conventions import SERIES_DIMS, make_leaf, node_name
+from ..conventions import SERIES_DIMS, node_name
 from ..errors import CorruptFileError, ReadError, UnknownFormatError
-from ._xrd import parse_numbers, parse_xml_safely, strip_namespaces, to_float, wavelength_attrs
+from ._xrd import finite_leaf, parse_numbers, parse_xml_safely, strip_namespaces, to_float, wavelength_attrs
 from .registry import register
 
 __all__ = ["read_xrdml"]
@@ -164,7 +164,7 @@ def _series_dim(step_axis: str) -> str:
     return low if low in SERIES_DIMS and low not in ("scan",) else "scan"
 
 
-def _leaf(scans: list[dict[str, Any]], base_attrs: dict[str, Any], step_axis: str | None) -> xr.Dataset:
+def _leaf(path: Path, scans: list[dict[str, Any]], base_attrs: dict[str, Any], step_axis: str | None) -> xr.Dataset:
     """One dataset from scans sharing the same 2θ points (a series dimension when there are several)."""
     first = scans[0]
     two_theta = first["axes"]["2Theta"]["values"]
@@ -207,7 +207,7 @@ def _leaf(scans: list[dict[str, Any]], base_attrs: dict[str, Any], step_axis: st
         data = np.stack(corrected)
     else:
         data = corrected[0]
-    ds = make_leaf(data, "two_theta", two_theta, units=units, attrs=attrs, extra_dims=extra_dims)
+    ds = finite_leaf(path, data, two_theta, units=units, attrs=attrs, extra_dims=extra_dims)
     lead = tuple(extra_dims)
     # other positions: scanned ones become coordinates along 2θ, fixed ones attributes
     for axis, entry in first["axes"].items():
@@ -347,7 +347,7 @@ def read_xrdml(
             else:
                 groups.append([s])
         for g_no, group in enumerate(groups, start=1):
-            ds = _leaf(group, attrs, step_axis)
+            ds = _leaf(path, group, attrs, step_axis)
             name = path.stem if len(measurements) == 1 else f"measurement_{m_no}"
             if len(groups) > 1:
                 name = f"{name}_scan_{g_no}"
