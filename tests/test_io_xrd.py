@@ -582,3 +582,12 @@ def test_non_finite_counts_in_bruker_raw_are_corruption(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="non-finite") as info:
         specfit.read(path)
     assert info.value.offset == 712 + 304 + 40
+
+
+def test_bad_wavelength_option_is_a_clear_error() -> None:
+    from specfit.errors import SpecfitError
+
+    with pytest.raises(SpecfitError, match="not one of"):
+        specfit.read(corpus_path("xrd", "xrdml", "empyrean.xrdml"), wavelength={"lambda": 1.0})
+    with pytest.raises(SpecfitError, match="needs"):
+        specfit.read(corpus_path("xrd", "xrdml", "empyrean.xrdml"), wavelength={"ratio": 0.5})

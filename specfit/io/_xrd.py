@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptFileError, ReadError
+from ..errors import CorruptFileError, ReadError, SpecfitError
 
 __all__ = [
     "DEFAULT_WAVELENGTH",
@@ -104,10 +104,13 @@ def wavelength_attrs(
                 "ratio": "kalpha2_ratio",
                 "kbeta": "wavelength_kbeta_angstrom",
             }
+            allowed = set(aliases) | set(aliases.values())
             for key, value in override.items():
+                if key not in allowed:
+                    raise SpecfitError(f"wavelength= key {key!r} not one of {sorted(allowed)}")
                 attrs[aliases.get(key, key)] = float(value)
             if "wavelength_angstrom" not in attrs:
-                raise ValueError("wavelength= mapping needs 'wavelength_angstrom' (or 'kalpha1')")
+                raise SpecfitError("wavelength= mapping needs 'wavelength_angstrom' (or 'kalpha1')")
         else:
             attrs["wavelength_angstrom"] = float(override)
         attrs["wavelength_assumed"] = 0
