@@ -399,6 +399,16 @@ def test_gsas_esd_and_fxye_synthetic(tmp_path: Path) -> None:
     ds = _only(specfit.read(fxye))
     np.testing.assert_allclose(ds.intensity.values, y)
     np.testing.assert_allclose(ds.two_theta.values, 5.0 + 0.05 * np.arange(7))
+    np.testing.assert_allclose(ds.intensity_error.values, e, atol=1e-3)
+    fxy = tmp_path / "c.gsas"
+    rows = "\n".join(f"{500 + 5 * i:.2f} {v:.1f}" for i, v in enumerate(y))
+    fxy.write_text(f"synthetic FXY\nBANK 1 7 7 CONST 500.0 5.0 0 0 FXY\n{rows}\n")
+    ds = _only(specfit.read(fxy))
+    np.testing.assert_allclose(ds.intensity_error.values, np.sqrt(y))
+    alt = tmp_path / "d.gsa"
+    alt.write_text("synthetic ALT\nBANK 1 7 2 RALF 1000 96 1000 0.0005 ALT\n" + "0" * 80 + "\n" + "0" * 80 + "\n")
+    with pytest.raises(ReadError, match="time-of-flight"):
+        specfit.read(alt)
 
 
 # ------------------------------------------------------------------------------------------ text exports

@@ -9,9 +9,9 @@ Layout (GSAS manual, "Powder data file"; also GSAS-II G2pwd_GSAS.py)::
 
 ``BINTYP CONST`` (constant-wavelength, bcoef1/bcoef2 = start/step in centidegrees) is supported with the data
 types ``STD`` (ten ``I2,F6.0`` fields per record: number of counters, intensity), ``ESD`` (five pairs
-intensity, esd in ``F8.0`` fields) and ``FXYE`` (free-format lines 2θ [centidegrees], intensity, esd; any
-BINTYP). Time-of-flight banks (``RALF``, ``SLOG``, ``TIME_MAP``) have no 2θ axis and are refused with a clear
-error, as is the ``ALT`` record type (no example file to check it against).
+intensity, esd in ``F8.0`` fields) and ``FXYE``/``FXY`` (free-format lines 2θ [centidegrees], intensity
+[, esd]; any BINTYP). Time-of-flight banks (``RALF``, ``SLOG``, ``TIME_MAP``) have no 2θ axis and are refused
+with a clear error, as is the ``ALT`` record type (no example file to check it against).
 
 The data file states no wavelength (GSAS keeps it in the instrument parameter file), so unless ``wavelength=`` is
 given, the Cu Kα default is recorded with ``wavelength_assumed = 1``. The intensity uncertainty is kept as
@@ -100,17 +100,20 @@ def _parse_bank(
                 raise CorruptFileError(path, f"bad ESD record {rec[:40]!r}", line=number) from None
         pairs = np.asarray(values[: 2 * nchan])
         y, err = pairs[0::2], pairs[1::2]
-    elif data_type == "FXYE":
+    elif data_type in ("FXYE", "FXY"):
+        width = 3 if data_type == "FXYE" else 2
         rows = []
         for number, rec in enumerate(records, start=start + 1):
             try:
-                rows.append([float(v) for v in rec.split()[:3]])
+                rows.append([float(v) for v in rec.split()[:width]])
             except ValueError:
-                raise CorruptFileError(path, f"bad FXYE record {rec[:40]!r}", line=number) from None
-            if len(rows[-1]) != 3:
-                raise CorruptFileError(path, "FXYE record needs x, y, esd", line=number)
+                raise CorruptFileError(path, f"bad {data_type} record {rec[:40]!r}", line=number) from None
+            if len(rows[-1]) != width:
+                raise CorruptFileError(path, f"{data_type} record needs {width} values", line=number)
         table = np.asarray(rows)
-        x, y, err = table[:, 0] / 100.0, table[:, 1], table[:, 2]
+        x, y = table[:, 0] / 100.0, table[:, 1]  # x in centidegrees
+        # FXY states no esd: counting statistics, as for STD with one counter
+        err = table[:, 2] if width == 3 else np.sqrt(np.clip(y, 0, None))
     else:
         raise ReadError(path, f"bank {bank}: unknown data type {data_type!r}", line=start)
     if y.size != nchan or err.size != nchan:
