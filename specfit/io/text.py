@@ -25,6 +25,7 @@ import xarray as xr
 
 from ..conventions import SPECTRAL_AXES, TECHNIQUE_AXES, make_leaf, node_name
 from ..errors import CorruptFileError, ReadError, UnknownFormatError
+from ._xrd import wavelength_attrs
 from .registry import SNIFF_BYTES, register
 
 __all__ = ["TextTable", "axis_from_label", "decode_text", "parse_columns", "read_text"]
@@ -250,7 +251,9 @@ def _intensity_units(labels: list[str]) -> str:
     techniques=("xps", "raman", "xrd", "tofsims", "aes", "other"),
     priority=0,
 )
-def read_text(path: str | os.PathLike, *, technique: str | None = None) -> xr.DataTree:
+def read_text(
+    path: str | os.PathLike, *, technique: str | None = None, wavelength: float | dict | None = None
+) -> xr.DataTree:
     """Read delimited text columns into a data tree.
 
     Parameters
@@ -259,6 +262,9 @@ def read_text(path: str | os.PathLike, *, technique: str | None = None) -> xr.Da
         The text file.
     technique
         What the file holds, when the header does not say (``"xps"``, ``"raman"`` ...).
+    wavelength
+        XRD only: the X-ray wavelength(s) (plain columns state none; the Cu Kα default is recorded with
+        ``wavelength_assumed = 1`` otherwise; see :func:`specfit.io._xrd.wavelength_attrs`).
     """
     path = Path(path)
     text = decode_text(path.read_bytes(), path)
@@ -303,6 +309,8 @@ def read_text(path: str | os.PathLike, *, technique: str | None = None) -> xr.Da
             "first_data_line": table.first_data_line,
         },
     }
+    if technique == "xrd":
+        attrs.update(wavelength_attrs(override=wavelength))
     units = _intensity_units(labels[1:])
     axis_attrs = {"label": labels[0]} if table.header else {}
 
