@@ -92,9 +92,7 @@ def test_wdf_matches_rosettasciio_peer_reading(path):
     np.testing.assert_allclose([flat[0], flat[-1]], [peer["first"], peer["last"]], rtol=1e-6)
     spectral = peer["axes"][-1]
     native = ds["wavelength"] if "wavelength" in ds.coords else ds[spectral_axis(ds)]
-    np.testing.assert_allclose(
-        [native.values[0], native.values[-1]], [spectral["first"], spectral["last"]], rtol=1e-6
-    )
+    np.testing.assert_allclose([native.values[0], native.values[-1]], [spectral["first"], spectral["last"]], rtol=1e-6)
 
 
 def test_wdf_single_spectrum_values_and_metadata():
@@ -456,7 +454,9 @@ def test_witec_bwtek_and_vendor_csv():
     si = (witec["wavelength"] > 540).values
     peak = witec["wavelength"].values[si][np.argmax(y[si])]
     assert peak == pytest.approx(547.430, abs=1e-3) and y[si].max() == pytest.approx(34718.4, abs=0.1)
-    converted = _only(_read("witec_txt", "Si-wafer-Raman-Spectrum-1.txt", format="witec_txt", laser_wavelength_nm=532.0))
+    converted = _only(
+        _read("witec_txt", "Si-wafer-Raman-Spectrum-1.txt", format="witec_txt", laser_wavelength_nm=532.0)
+    )
     si_shift = converted["raman_shift"].values[np.argmax(np.where(converted["wavelength"].values > 540, y, 0))]
     assert si_shift == pytest.approx(529.8, abs=0.1)
 

@@ -30,7 +30,7 @@ from .raman_common import metadata_json, quiet_rsciio, raman_leaf, rsciio_signal
 from .registry import register
 from .text import decode_text, parse_columns
 
-__all__ = ["read_labspec_txt", "read_labspec_xml", "read_l6s"]
+__all__ = ["read_l6s", "read_labspec_txt", "read_labspec_xml"]
 
 _NAV = {"X": "x", "Y": "y", "XA": "x", "YA": "y", "Z": "z", "Time": "time", "time": "time"}
 
@@ -59,7 +59,10 @@ def read_labspec_xml(path: str | os.PathLike, *, technique: str | None = None) -
             raise CorruptFileError(path, "the file holds no spectral data")
         nav = {str(a.get("name")): _NAV.get(str(a.get("name")), "index") for a in signal["axes"] if a.get("navigate")}
         metadata = signal.get("metadata", {})
-        extra: dict = {"instrument": "HORIBA " + str(metadata.get("Acquisition_instrument", {}).get("Spectrometer", {}).get("model", "LabSpec")).strip()}
+        extra: dict = {
+            "instrument": "HORIBA "
+            + str(metadata.get("Acquisition_instrument", {}).get("Spectrometer", {}).get("model", "LabSpec")).strip()
+        }
         rotation = metadata.get("Acquisition_instrument", {}).get("Spectral_image", {}).get("rotation_angle")
         if rotation is not None:
             extra["stage_rotation_deg"] = float(rotation)
@@ -105,7 +108,9 @@ def _sniff_l6s(head: bytes, path: Path) -> float:
 # ---------------------------------------------------------------------------------------------
 
 _KEY_LINE = re.compile(r"^#([^=]+)=\s*(.*)$")
-_LABSPEC_KEYS = re.compile(r"acq\. ?time|accumulations|laser|grating|spectro|objective|hole|range|detector|instrument", re.I)
+_LABSPEC_KEYS = re.compile(
+    r"acq\. ?time|accumulations|laser|grating|spectro|objective|hole|range|detector|instrument", re.I
+)
 
 
 def _header(lines: list[str]) -> tuple[dict[str, str], int]:

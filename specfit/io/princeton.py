@@ -81,10 +81,18 @@ def read_spe(
     end = HEADER_SIZE + count * dtype.itemsize
     if end > len(buf):
         raise CorruptFileError(
-            path, f"file ends inside the data ({count} values of {dtype} need {end} bytes, file has {len(buf)})", offset=len(buf)
+            path,
+            f"file ends inside the data ({count} values of {dtype} need {end} bytes, file has {len(buf)})",
+            offset=len(buf),
         )
     data = np.frombuffer(buf, dtype, count=count, offset=HEADER_SIZE).astype(float).reshape(frames, ydim, xdim)
-    meta: dict = {"spe_version": round(float(version), 3), "xdim": xdim, "ydim": ydim, "frames": frames, "data_type": str(dtype)}
+    meta: dict = {
+        "spe_version": round(float(version), 3),
+        "xdim": xdim,
+        "ydim": ydim,
+        "frames": frames,
+        "data_type": str(dtype),
+    }
     attrs: dict = {"technique": "raman", "source_format": "princeton_spe", "instrument": "Princeton Instruments"}
     laser = laser_wavelength_nm
     footer_offset = struct.unpack_from("<Q", buf, 678)[0]
@@ -112,7 +120,9 @@ def read_spe(
             if el.attrib and el.tag.split("}")[-1] not in ("Wavelength",)
         }
         if axis is None or axis.size < xdim:
-            raise CorruptFileError(path, "the SPE 3 footer has no wavelength calibration for every pixel", offset=footer_offset)
+            raise CorruptFileError(
+                path, "the SPE 3 footer has no wavelength calibration for every pixel", offset=footer_offset
+            )
         axis = axis[:xdim]
     else:
         order = buf[3101]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import warnings
 from pathlib import Path
 
@@ -98,6 +99,34 @@ def _wdf_nav_dims(signal: dict) -> tuple[dict[str, str], dict[str, np.ndarray], 
     return dims, values, notes
 
 
+def _check_wdf_blocks(path: Path) -> None:
+    """Walk the WDF block chain (16-byte headers: name, uid, uint64 size) to catch truncation.
+
+    rosettasciio reads the blocks it needs and silently ignores a cut-off tail (white-light image,
+    map description ...); a file whose last block runs past its end is damaged, so say so.
+    """
+    size = path.stat().st_size
+    offset = 0
+    with open(path, "rb") as fh:
+        while offset < size:  # each step advances by >= 16 bytes: bounded by the file size
+            fh.seek(offset)
+            header = fh.read(16)
+            if len(header) < 16:
+                raise CorruptFileError(path, "file ends inside a WDF block header (truncated)", offset=offset)
+            name = header[:4]
+            block_size = struct.unpack_from("<Q", header, 8)[0]
+            if block_size < 16 or not name.isascii():
+                raise CorruptFileError(path, f"invalid WDF block header {name!r} (size {block_size})", offset=offset)
+            if offset + block_size > size:
+                raise CorruptFileError(
+                    path,
+                    f"WDF block {name.decode('ascii', 'replace')!r} needs {block_size} bytes but the file ends"
+                    f" {size - offset} bytes after its start (truncated)",
+                    offset=offset,
+                )
+            offset += block_size
+
+
 @register(
     name="renishaw_wdf",
     description="Renishaw WiRE .wdf (spectra, maps, line scans, depth/time series) via rosettasciio",
@@ -118,6 +147,7 @@ def read_wdf(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
     size = path.stat().st_size
     if size < 512:
         raise CorruptFileError(path, f"file is {size} bytes, too short for a WiRE WDF header (512 bytes)", offset=0)
+    _check_wdf_blocks(path)
     from rsciio.renishaw import file_reader
 
     try:
@@ -193,8 +223,8 @@ def read_wxd(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
     raise ReadError(
         path,
         "Renishaw WiRE 3.x .wxd recognised, but it is a proprietary binary format (a '#WXD' signature and an OLE2"
-        " compound document with undocumented streams) that no open reader decodes; open it in WiRE and save it as .wdf (WiRE 4/5),"
-        " or export it as .txt or .spc, and read that file",
+        " compound document with undocumented streams) that no open reader decodes; open it in WiRE and save it"
+        " as .wdf (WiRE 4/5), or export it as .txt or .spc, and read that file",
     )
 
 

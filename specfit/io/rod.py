@@ -33,7 +33,9 @@ def _split_values(line: str) -> list[str]:
         return line.split()
 
 
-def parse_cif_items(text: str, path: str | os.PathLike | None = None) -> tuple[dict[str, str], list[dict[str, list[str]]]]:
+def parse_cif_items(
+    text: str, path: str | os.PathLike | None = None
+) -> tuple[dict[str, str], list[dict[str, list[str]]]]:
     """Parse CIF text into ``(items, loops)``; each loop is ``{tag: [values...]}``."""
     lines = text.splitlines()
     items: dict[str, str] = {}
@@ -146,7 +148,9 @@ def read_rod(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
         "technique": "raman",
         "source_format": "rod",
         "instrument": " ".join(
-            v for v in (items.get("_raman_measurement_device.company"), items.get("_raman_measurement_device.model")) if v
+            v
+            for v in (items.get("_raman_measurement_device.company"), items.get("_raman_measurement_device.model"))
+            if v
         ),
         "sample": items.get("_chemical_name_mineral") or items.get("_chemical_name_systematic") or "",
         "formula": items.get("_chemical_formula_sum", ""),

@@ -177,14 +177,20 @@ def _date(code: int) -> str | None:
         return None
 
 
-def _log_block(buf: bytes, offset: int) -> dict[str, str]:
+def _log_block(path: Path, buf: bytes, offset: int) -> dict[str, str]:
     """The ``key=value`` text of the log block (empty when absent or unreadable)."""
-    if offset <= 0 or offset + 64 > len(buf):
+    if offset <= 0:
         return {}
-    size_disk, size_mem, text_offset = struct.unpack_from("<iii", buf, offset)
+    if offset + 64 > len(buf):
+        raise CorruptFileError(
+            path, f"the log block at byte {offset} lies beyond the end of the file (truncated)", offset=offset
+        )
+    size_disk, _size_mem, text_offset = struct.unpack_from("<iii", buf, offset)
     start = offset + text_offset
-    if text_offset <= 0 or start >= len(buf):
+    if text_offset <= 0:
         return {}
+    if start >= len(buf) or offset + size_disk > len(buf):
+        raise CorruptFileError(path, "the log block runs past the end of the file (truncated)", offset=offset)
     end = min(len(buf), offset + max(size_disk, 64))
     raw = buf[start:end].split(b"\x00", 1)[0].decode("latin-1")
     out: dict[str, str] = {}
@@ -204,7 +210,9 @@ class _Cursor:
     def take(self, n: int, what: str) -> bytes:
         if n < 0 or self.pos + n > len(self.buf):
             raise CorruptFileError(
-                self.path, f"file ends inside {what} (needs {n} bytes, {len(self.buf) - self.pos} left)", offset=self.pos
+                self.path,
+                f"file ends inside {what} (needs {n} bytes, {len(self.buf) - self.pos} left)",
+                offset=self.pos,
             )
         out = self.buf[self.pos : self.pos + n]
         self.pos += n
@@ -245,7 +253,9 @@ def read_spc(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
 def _axis_for(path: Path, xtype: int, experiment: int, technique: str | None) -> tuple[str, float, str]:
     axis, scale = _XTYPE_AXIS.get(xtype, ("wavenumber", 1.0))
     if technique is None:
-        technique = "raman" if (xtype == 13 or experiment in (4, 10)) and axis in ("raman_shift", "wavenumber") else "other"
+        technique = (
+            "raman" if (xtype == 13 or experiment in (4, 10)) and axis in ("raman_shift", "wavenumber") else "other"
+        )
         if xtype == 13:
             technique = "raman"
     if axis == "wavenumber" and technique == "raman" and experiment in (10,):
@@ -287,7 +297,17 @@ def _read_new(path: Path, buf: bytes, technique: str | None) -> xr.DataTree:
         "method": _text(fmethod),
         "z_increment": fzinc,
         "subfiles": nsub,
-        "log": _log_block(buf, flogoff),
+        "log": _log_block(path, buf, flogoff),
+        "post_disposition": fpost,
+        "peak_point": fpeakpt,
+        "modified_flags": fmods,
+        "processing_code": fprocs,
+        "calibration_level": flevel,
+        "sub_method_sample_injection": fsampin,
+        "floating_data_multiplier": ffactor,
+        "w_planes": fwplanes,
+        "w_increment": fwinc,
+        "w_unit": _XTYPES.get(fwtype, (str(fwtype), ""))[0],
     }
     subs = []
     directory: list[int] = []
@@ -300,7 +320,9 @@ def _read_new(path: Path, buf: bytes, technique: str | None) -> xr.DataTree:
         if directory:
             cur.pos = directory[i]
             if not 512 <= cur.pos < len(buf):
-                raise CorruptFileError(path, f"subfile {i + 1} offset {cur.pos} outside the file", offset=fnpts + 12 * i)
+                raise CorruptFileError(
+                    path, f"subfile {i + 1} offset {cur.pos} outside the file", offset=fnpts + 12 * i
+                )
         sub_offset = cur.pos
         sflags, sexp, sindx, stime, snext, snois, snpts, sscan, swlevel, _resv = _SUBHEADER.unpack(
             cur.take(32, f"the header of subfile {i + 1}")
@@ -317,8 +339,24 @@ def _read_new(path: Path, buf: bytes, technique: str | None) -> xr.DataTree:
         if exp != -128 and not (-128 < exp < 128):
             exp = fexp
         width = 2 if flags & TSPREC else 4
-        y = _y_values(cur.take(width * npts, f"the Y values of subfile {i + 1}"), npts, exp, bool(flags & TSPREC), False)
-        subs.append((x, y, {"z_start": stime, "z_end": snext, "index": sindx, "scans": sscan, "w_level": swlevel}))
+        y = _y_values(
+            cur.take(width * npts, f"the Y values of subfile {i + 1}"), npts, exp, bool(flags & TSPREC), False
+        )
+        subs.append(
+            (
+                x,
+                y,
+                {
+                    "z_start": stime,
+                    "z_end": snext,
+                    "index": sindx,
+                    "scans": sscan,
+                    "w_level": swlevel,
+                    "flags": sflags,
+                    "noise": snois,
+                },
+            )
+        )
     acquired = _date(fdate)
     return _assemble(path, subs, axis, scale, technique, meta, acquired, multi, xyxy, "spc", fztype)
 
@@ -341,7 +379,7 @@ def _read_old(path: Path, buf: bytes, technique: str | None) -> xr.DataTree:
     # (bounded by the file size: each subfile consumes at least 32 + 4*npts bytes)
     while cur.pos < len(buf):
         sub_offset = cur.pos
-        sflags, sexp, sindx, stime, snext, snois, snpts, sscan, swlevel, _resv = _SUBHEADER.unpack(
+        sflags, sexp, sindx, stime, snext, snois, _snpts, sscan, swlevel, _resv = _SUBHEADER.unpack(
             cur.take(32, f"the header of subfile {i + 1}")
         )
         exp = sexp if multi else oexp
@@ -349,7 +387,21 @@ def _read_old(path: Path, buf: bytes, technique: str | None) -> xr.DataTree:
             raise CorruptFileError(path, f"subfile {i + 1}: bad exponent {exp}", offset=sub_offset)
         width = 2 if flags & TSPREC else 4
         y = _y_values(cur.take(width * npts, f"the Y values of subfile {i + 1}"), npts, exp, bool(flags & TSPREC), True)
-        subs.append((x, y, {"z_start": stime, "z_end": snext, "index": sindx, "scans": sscan, "w_level": swlevel}))
+        subs.append(
+            (
+                x,
+                y,
+                {
+                    "z_start": stime,
+                    "z_end": snext,
+                    "index": sindx,
+                    "scans": sscan,
+                    "w_level": swlevel,
+                    "flags": sflags,
+                    "noise": snois,
+                },
+            )
+        )
         i += 1
         if not multi:
             break
@@ -385,6 +437,8 @@ def _assemble(
     fmt: str,
     ztype: int,
 ) -> xr.DataTree:
+    if not xyxy:  # XYXY leaves carry their own subfile header instead
+        meta = {**meta, "subfile_headers": [s[2] for s in subs]}
     attrs: dict = {"technique": technique, "source_format": fmt, "original_metadata": metadata_json(meta)}
     if meta.get("source_instrument"):
         attrs["instrument"] = meta["source_instrument"]
@@ -399,13 +453,17 @@ def _assemble(
         # one leaf, the subfiles along `index` with their Z values as a coordinate
         y = np.vstack([s[1] for s in subs])
         z = np.array([s[2]["z_start"] for s in subs], dtype=float)
-        ds = make_leaf(y, axis, subs[0][0] * scale, units=units, attrs=attrs, extra_dims={"index": np.arange(len(subs))})
+        ds = make_leaf(
+            y, axis, subs[0][0] * scale, units=units, attrs=attrs, extra_dims={"index": np.arange(len(subs))}
+        )
         z_unit = _XTYPES.get(ztype, ("", ""))
         ds = ds.assign_coords(subfile_z=("index", z, {"units": z_unit[1], "long_name": f"subfile Z ({z_unit[0]})"}))
         children[node_name(path.stem)] = xr.DataTree(ds)
     else:
         for i, (x, y, sub) in enumerate(subs):
             leaf_attrs = dict(attrs, subfile=i + 1, subfile_z=sub["z_start"])
+            if xyxy:
+                leaf_attrs["subfile_header"] = metadata_json(sub)
             ds = make_leaf(y, axis, x * scale, units=units, attrs=leaf_attrs)
             name = path.stem if len(subs) == 1 else f"subfile_{i + 1:03d}"
             children[node_name(name, taken)] = xr.DataTree(ds)
@@ -418,7 +476,7 @@ def _sniff(head: bytes, path: Path) -> float:
         return 0.0
     version = head[1]
     if version == 0x4B and len(head) >= 512:
-        flags, _v, _e, exp, npts = struct.unpack_from("<BBBbi", head, 0)
+        flags, _v, _e, _exp, npts = struct.unpack_from("<BBBbi", head, 0)
         fxtype = head[28]
         plausible = (flags & TXYXYS or npts > 0) and fxtype in _XTYPES
         return 0.9 if plausible else 0.0

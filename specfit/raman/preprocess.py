@@ -111,7 +111,7 @@ def _merge(
 ) -> xr.DataArray | xr.Dataset:
     """Put the processed intensity back in the caller's container, with the step recorded."""
     da, ds = _split(obj)
-    new = new.assign_attrs(_record(dict(da.attrs), entry))
+    new = new.assign_attrs(_record(dict(new.attrs), entry))
     if ds is None:
         return new
     out = ds.copy()
@@ -164,9 +164,10 @@ def _spike_mask(z: np.ndarray, threshold: float, max_width: int) -> np.ndarray:
 
     A (positive) spike of width w starting at point i makes the difference ``y[i] - y[i-1]`` an
     outlier upwards and ``y[i+w] - y[i+w-1]`` an outlier downwards; the points in between are the
-    spike. Each outlying difference is paired with the next outlier of opposite sign within
-    ``max_width`` points; an unpaired outlier (a step or a spike at the spectrum's end) flags the
-    point on its outer side only.
+    spike. Each outlying difference is paired with the next outlier of opposite sign at most
+    ``max_width`` points further. Unpaired outliers are not spikes — they are the steep flanks of
+    strong, well-resolved bands (their rise and fall are a band width apart) — except at the ends
+    of the spectrum, where a spike has only one flank.
     """
     n = z.size + 1
     spike = np.zeros(n, bool)
@@ -183,14 +184,15 @@ def _spike_mask(z: np.ndarray, threshold: float, max_width: int) -> np.ndarray:
         if partner is not None:
             spike[j + 1 : partner + 1] = True
             used[j] = used[partner] = True
-        else:
-            # a lone outlying difference: the point that stands out from the median level
-            spike[j + 1 if j + 1 == n - 1 or z[j] > 0 else j] = True
-            used[j] = True
+        elif j == 0 and z[j] < 0:
+            spike[0] = True  # a spike on the first point: only its falling flank is in the data
+        elif j == z.size - 1 and z[j] > 0:
+            spike[n - 1] = True  # a spike on the last point
+        used[j] = True
     return spike
 
 
-def _despike_1d(y: np.ndarray, threshold: float, window: int, max_iterations: int) -> np.ndarray:
+def _despike_1d(y: np.ndarray, threshold: float, window: int, max_width: int, max_iterations: int) -> np.ndarray:
     y = np.array(y, dtype=float)
     n = y.size
     if n < 3 or not np.all(np.isfinite(y)):
@@ -200,7 +202,9 @@ def _despike_1d(y: np.ndarray, threshold: float, window: int, max_iterations: in
         flagged_diff = np.abs(z) > threshold
         if not flagged_diff.any():
             break
-        spike = _spike_mask(z, threshold, max_width=2 * window + 1)
+        spike = _spike_mask(z, threshold, max_width)
+        if not spike.any() or spike.all():
+            break
         # Whitaker & Hayes: replace each spike point by the mean of the non-spike points within
         # ±window (here with an edge-safe moving sum)
         good = ~spike
@@ -221,6 +225,7 @@ def despike(
     *,
     threshold: float = 7.0,
     window: int = 3,
+    max_width: int = 3,
     max_iterations: int = 3,
     dim: str | None = None,
 ) -> Obj:
@@ -239,6 +244,10 @@ def despike(
         points wide untouched at ordinary signal-to-noise ratios; lower it for weak spikes.
     window
         Half-width (points) of the neighbourhood whose mean replaces a spike point.
+    max_width
+        Widest spike (points). Cosmic rays hit 1–3 CCD pixels; a band narrower than this many points
+        (an undersampled sharp line) could be taken for a spike, so keep it below the narrowest band
+        width in points.
     max_iterations
         Passes over the spectrum.
 
@@ -247,11 +256,19 @@ def despike(
     D. A. Whitaker, K. Hayes, "A simple algorithm for despiking Raman spectra", Chemometrics and
     Intelligent Laboratory Systems 179 (2018) 82–84, doi:10.1016/j.chemolab.2018.06.009.
     """
-    if threshold <= 0 or window < 1 or max_iterations < 1:
-        raise SpecfitError("despike: threshold must be > 0, window >= 1, max_iterations >= 1")
+    if threshold <= 0 or window < 1 or max_width < 1 or max_iterations < 1:
+        raise SpecfitError("despike: threshold must be > 0, and window, max_width, max_iterations >= 1")
     da, _ = _split(obj)
     d = _axis_dim(da, dim)
-    new = _apply(_despike_1d, da, d, threshold=threshold, window=int(window), max_iterations=int(max_iterations))
+    new = _apply(
+        _despike_1d,
+        da,
+        d,
+        threshold=threshold,
+        window=int(window),
+        max_width=int(max_width),
+        max_iterations=int(max_iterations),
+    )
     changed = int(np.count_nonzero(np.asarray(new.values) != np.asarray(da.values)))
     entry = {
         "step": "despike",
@@ -259,6 +276,7 @@ def despike(
         "doi": "10.1016/j.chemolab.2018.06.009",
         "threshold": threshold,
         "window": int(window),
+        "max_width": int(max_width),
         "max_iterations": int(max_iterations),
         "points_replaced": changed,
     }
@@ -420,7 +438,11 @@ def normalize(
         x = np.asarray(da[d].values, dtype=float)
         order = np.argsort(x)
         area = np.trapezoid(np.take(da.values, order, axis=da.get_axis_num(d)), x[order], axis=da.get_axis_num(d))
-        scale = xr.DataArray(np.abs(area), dims=[k for k in da.dims if k != d], coords={k: da[k] for k in da.dims if k != d and k in da.coords})
+        scale = xr.DataArray(
+            np.abs(area),
+            dims=[k for k in da.dims if k != d],
+            coords={k: da[k] for k in da.dims if k != d and k in da.coords},
+        )
         entry["method"] = "area"
     else:
         if isinstance(method, str):
