@@ -230,16 +230,7 @@ def _sniff_labspec_txt(head: bytes, path: Path) -> float:
     except ReadError:
         return 0.0
     lines = text.splitlines()
-    meta, start = _header(lines[:-1] or lines)
+    meta, _start = _header(lines[:-1] or lines)
     if meta and sum(1 for k in meta if _LABSPEC_KEYS.search(k)) >= 2:
         return 0.8
-    # map layout: the first line is tab(s) then many numbers
-    if start < len(lines):
-        first = lines[start]
-        if first.startswith("\t") and len(first.strip().split("\t")) > 10:
-            try:
-                [float(v) for v in first.strip().split("\t")[:-1]]
-            except ValueError:
-                return 0.0
-            return 0.5
     return 0.0

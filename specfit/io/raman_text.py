@@ -368,5 +368,203 @@ def _sniff_keyed(head: bytes, path: Path) -> float:
     for i, line in enumerate(lines):
         cells = [c.strip() for c in line.split(",")]
         if len(cells) >= 3 and any(_SHIFT_COLUMN.match(c) for c in cells):
-            return 0.8 if i > 0 else 0.6
+            return 0.8 if i > 0 else 0.3
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# generic text maps / line scans
+# ---------------------------------------------------------------------------------------------
+
+_MAP_DELIMITERS = ("\t", ",", ";", None)
+_POSITION_NAMES = {"x": "x", "y": "y", "z": "z", "t": "time", "time": "time"}
+
+
+def _cells(line: str, delimiter: str | None) -> list[str]:
+    if delimiter is None:
+        return line.split()
+    return [c.strip() for c in line.rstrip("\r\n").split(delimiter)]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _wide_layout(lines: list[str]) -> tuple[str | None, int] | None:
+    """``(delimiter, number of leading position columns)`` of a wide map table, or ``None``.
+
+    The first row holds 1-3 empty or label cells, then the spectral axis (>= 5 numbers); every
+    other row holds the positions and one intensity per axis value.
+    """
+    rows = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "//", "%"))]
+    if len(rows) < 2:
+        return None
+    for delimiter in _MAP_DELIMITERS:
+        head = _cells(rows[0], delimiter)
+        if delimiter is not None and head and head[-1] == "":
+            head = head[:-1]
+        lead = 0
+        while lead < len(head) and not _is_number(head[lead]):
+            lead += 1
+        if not 1 <= lead <= 3 or len(head) - lead < 5 or not all(_is_number(c) for c in head[lead:]):
+            continue
+        body = [c for c in _cells(rows[1], delimiter) if c != ""] if delimiter is not None else _cells(rows[1], None)
+        if len(body) == len(head) and all(_is_number(c) for c in body):
+            return delimiter, lead
+    return None
+
+
+def _long_layout(lines: list[str]) -> tuple[str | None, list[str]] | None:
+    """``(delimiter, labels)`` of a long (x, y, shift, intensity) table with a header, or ``None``."""
+    rows = [ln for ln in lines if ln.strip()]
+    if len(rows) < 3:
+        return None
+    for delimiter in _MAP_DELIMITERS:
+        labels = [c.lstrip("#").strip().lower() for c in _cells(rows[0], delimiter) if c.strip()]
+        if len(labels) < 3 or any(_is_number(c) for c in labels):
+            continue
+        positions = [lab for lab in labels[:-2] if lab.split("(")[0].split("[")[0].strip() in _POSITION_NAMES]
+        spectral = labels[-2]
+        if positions and len(positions) == len(labels) - 2 and re.search(r"shift|wave|raman|cm", spectral):
+            body = [c for c in _cells(rows[1], delimiter) if c.strip()]
+            if len(body) == len(labels) and all(_is_number(c) for c in body):
+                return delimiter, labels
+    return None
+
+
+@register(
+    name="raman_text_map",
+    description="Text maps/line scans: a wide table (positions, then one column per shift) or long (x, y, shift, I)",
+    extensions=(".txt", ".csv", ".tsv", ".dat"),
+    techniques=("raman",),
+)
+def read_raman_text_map(
+    path: str | os.PathLike,
+    *,
+    technique: str | None = None,
+    axis: str = "raman_shift",
+    laser_wavelength_nm: float | None = None,
+) -> xr.DataTree:
+    """Read a Raman map or line scan written as text.
+
+    Two layouts are recognised:
+
+    - *wide*: a first row of 1-3 empty/label cells followed by the spectral axis, then one row per
+      point: its position(s) and the intensities (HORIBA LabSpec and many in-house exports);
+    - *long*: a header naming position columns (``x``, ``y``, ``z``, ``time``), the spectral column
+      and the intensity, then one row per (point, shift) (WiRE-like exports).
+
+    Two position columns that fill a grid become ``(y, x, axis)``; one becomes ``(x|y|z|time, axis)``;
+    anything else ``(index, axis)`` with the positions as coordinates.
+
+    Parameters
+    ----------
+    axis
+        What the spectral values of a wide table are (``raman_shift`` or ``wavelength``); a long
+        table's header decides by itself.
+    laser_wavelength_nm
+        Converts a ``wavelength`` axis to Raman shift.
+    """
+    path = Path(path)
+    text = decode_text(path.read_bytes(), path)
+    lines = text.splitlines()
+    attrs: dict = {"technique": "raman", "source_format": "raman_text_map"}
+    wide = _wide_layout(lines)
+    if wide is not None:
+        delimiter, lead = wide
+        rows = [
+            (k + 1, ln) for k, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith(("#", "//", "%"))
+        ]
+        head = _cells(rows[0][1], delimiter)
+        labels = head[:lead]
+        spectral = np.array([float(c) for c in head[lead:] if c != ""])
+        table = []
+        for number, line in rows[1:]:
+            cells = [c for c in _cells(line, delimiter) if c != ""] if delimiter is not None else _cells(line, None)
+            if len(cells) != lead + spectral.size:
+                raise CorruptFileError(
+                    path, f"row has {len(cells)} values, expected {lead} positions + {spectral.size}", line=number
+                )
+            try:
+                table.append([float(c) for c in cells])
+            except ValueError:
+                raise CorruptFileError(path, "non-numeric value in the map", line=number) from None
+        data = np.asarray(table)
+        points, spectra = data[:, :lead], data[:, lead:]
+        names = [_POSITION_NAMES.get(lab.strip().lower()) for lab in labels]
+        native, values = axis, spectral
+        attrs["original_metadata"] = metadata_json({"layout": "wide", "position_labels": labels})
+    else:
+        long = _long_layout(lines)
+        if long is None:
+            raise CorruptFileError(path, "neither a wide map table nor a long (x, y, shift, intensity) table")
+        delimiter, labels = long
+        first = next(k for k, ln in enumerate(lines) if ln.strip())
+        table = []
+        for number, line in enumerate(lines[first + 1 :], start=first + 2):
+            if not line.strip():
+                continue
+            cells = [c for c in _cells(line, delimiter) if c.strip()]
+            if len(cells) != len(labels):
+                raise CorruptFileError(path, f"row has {len(cells)} values, expected {len(labels)}", line=number)
+            try:
+                table.append([float(c) for c in cells])
+            except ValueError:
+                raise CorruptFileError(path, "non-numeric value in the map", line=number) from None
+        data = np.asarray(table)
+        npos = len(labels) - 2
+        pos = data[:, :npos]
+        change = np.any(np.diff(pos, axis=0) != 0, axis=1)
+        starts = np.concatenate([[0], np.nonzero(change)[0] + 1])
+        lengths = np.diff(np.concatenate([starts, [len(data)]]))
+        if np.any(lengths != lengths[0]):
+            raise CorruptFileError(
+                path, "spectra of different lengths", line=first + 2 + int(starts[np.argmax(lengths != lengths[0])])
+            )
+        n = int(lengths[0])
+        waves = data[:, -2].reshape(-1, n)
+        if not np.allclose(waves, waves[0]):
+            raise CorruptFileError(path, "the spectral axis differs between the spectra")
+        points, spectra, values = pos[starts], data[:, -1].reshape(-1, n), waves[0]
+        names = [_POSITION_NAMES.get(lab.split("(")[0].split("[")[0].strip()) for lab in labels[:npos]]
+        native = "wavelength" if re.search(r"wavelength|\bnm\b", labels[-2]) else "raman_shift"
+        attrs["original_metadata"] = metadata_json({"layout": "long", "labels": labels})
+    extra_dims: dict[str, np.ndarray]
+    intensity = spectra
+    if sorted(n for n in names if n) == ["x", "y"] and len(names) == 2:
+        xs, ys = points[:, names.index("x")], points[:, names.index("y")]
+        ux, uy = np.unique(xs), np.unique(ys)
+        if ux.size * uy.size == len(points) and len(np.unique(points, axis=0)) == len(points):
+            grid = np.full((uy.size, ux.size, spectra.shape[1]), np.nan)
+            grid[np.searchsorted(uy, ys), np.searchsorted(ux, xs)] = spectra
+            extra_dims, intensity = {"y": uy, "x": ux}, grid
+        else:
+            extra_dims = {"index": np.arange(len(points))}
+    elif len(names) == 1:
+        dim = names[0] or "x"
+        extra_dims = {dim: points[:, 0]}
+    else:
+        extra_dims = {"index": np.arange(len(points))}
+    ds = raman_leaf(intensity, native, values, laser_nm=laser_wavelength_nm, attrs=attrs, extra_dims=extra_dims)
+    if "index" in extra_dims:
+        for k, name in enumerate(names):
+            ds = ds.assign_coords({f"position_{name or k + 1}": ("index", points[:, k])})
+    return xr.DataTree(children={node_name(path.stem): xr.DataTree(ds)}, dataset=xr.Dataset())
+
+
+@read_raman_text_map.sniffer
+def _sniff_text_map(head: bytes, path: Path) -> float:
+    try:
+        text = decode_text(head, path)
+    except ReadError:
+        return 0.0
+    lines = text.splitlines()[:-1] or text.splitlines()
+    if _wide_layout(lines[:5]) is not None:
+        return 0.5
+    if _long_layout(lines[:5]) is not None:
+        return 0.5
     return 0.0

@@ -472,13 +472,26 @@ def _assemble(
 
 @read_spc.sniffer
 def _sniff(head: bytes, path: Path) -> float:
-    if len(head) < 32:
+    # a ZIP archive (xlsx, rasx, brml ...) also has 'K' as its second byte
+    if len(head) < 32 or head.startswith(b"PK\x03\x04"):
         return 0.0
     version = head[1]
     if version == 0x4B and len(head) >= 512:
-        flags, _v, _e, _exp, npts = struct.unpack_from("<BBBbi", head, 0)
-        fxtype = head[28]
-        plausible = (flags & TXYXYS or npts > 0) and fxtype in _XTYPES
+        flags, _v, fexper, _exp, npts = struct.unpack_from("<BBBbi", head, 0)
+        first, last = struct.unpack_from("<dd", head, 8)
+        fxtype, fytype, fztype = head[28], head[29], head[30]
+        if fexper not in _EXPERIMENTS or fxtype not in _XTYPES or fztype not in _XTYPES or fytype not in _YTYPES:
+            return 0.0
+        if not (np.isfinite(first) and np.isfinite(last)):
+            return 0.0
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return 0.0
+        if flags & TXYXYS:
+            plausible = 0 <= npts < size
+        else:
+            plausible = 0 < npts and 512 + 4 * npts <= size
         return 0.9 if plausible else 0.0
     if version == 0x4D and path.suffix.lower() == ".spc":
         return 0.8
