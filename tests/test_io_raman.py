@@ -475,3 +475,19 @@ def test_witec_bwtek_and_vendor_csv():
     np.testing.assert_allclose(
         neegala["raw_data"].values - neegala["background_data"].values, neegala["intensity"].values
     )
+
+
+ROUND_TRIP = [p for p in RAMAN_FILES if p.suffix.lower() not in PROPRIETARY and p.name != "m_xyxy.spc"]
+
+
+@pytest.mark.parametrize("path", ROUND_TRIP, ids=ids(ROUND_TRIP))
+def test_raman_readings_survive_specfit_storage_exactly(path, tmp_path):
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = specfit.read(path, technique="raman")
+    specfit.save(tree, tmp_path / "out.h5")
+    back = dict(leaves(specfit.load(tmp_path / "out.h5")))
+    for node, ds in leaves(tree):
+        xr.testing.assert_identical(ds, back[node])

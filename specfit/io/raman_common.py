@@ -307,7 +307,10 @@ def rsciio_signal_to_leaf(
         ("model", "detector"),
     ):
         if detector.get(key) is not None:
-            attrs[attr] = detector[key]
+            value = detector[key]
+            if attr == "frames" and float(value).is_integer():
+                value = int(value)
+            attrs[attr] = value
     grating = metadata.get("Acquisition_instrument", {}).get("Spectrometer", {}).get("Grating", {})
     if grating.get("groove_density") is not None:
         attrs["grating_lines_per_mm"] = grating["groove_density"]

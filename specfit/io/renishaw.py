@@ -262,8 +262,8 @@ def read_renishaw_txt(
 
     The header names the columns with ``#``: ``#Wave #Intensity`` for one spectrum, with leading
     ``#X #Y`` (maps), ``#Z`` (depth series) or ``#Time`` (time series) position columns. WiRE writes
-    the spectral axis in the unit of the measurement (Raman shift here; pass
-    ``laser_wavelength_nm`` for nothing — the export does not carry the laser).
+    the spectral axis in the unit of the measurement, Raman shift for Raman measurements; the export
+    does not carry the laser wavelength, so ``laser_wavelength_nm`` (optional) is only recorded.
     """
     path = Path(path)
     text = decode_text(path.read_bytes(), path)
