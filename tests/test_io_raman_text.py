@@ -110,3 +110,17 @@ def test_raman_sniffers_claim_no_other_corpus_file():
         head = path.read_bytes()[:SNIFF_BYTES]
         claimed = [r.name for r in readers if r.sniff(head, path) > 0]
         assert not claimed, (path.name, claimed)
+
+
+def test_text_errors_report_the_files_own_line_numbers(tmp_path):
+    rows = [f"{100 + k}.5\t{k}.0" for k in range(8)]
+    wire = ["#Wave\t\t#Intensity", *rows[:7], "107.5\tgarbage", *rows[7:]]
+    (tmp_path / "w.txt").write_text("\n".join(wire) + "\n")
+    with pytest.raises(ReadError) as info:
+        specfit.read(tmp_path / "w.txt")
+    assert info.value.line == 9
+    labspec = ["#Acq. time (s)=\t1", "#Laser (nm)=\t785", *rows[:7], "107.5\t3\t9", *rows[7:]]
+    (tmp_path / "l.txt").write_text("\n".join(labspec) + "\n")
+    with pytest.raises(ReadError) as info:
+        specfit.read(tmp_path / "l.txt")
+    assert info.value.line == 10

@@ -186,7 +186,8 @@ def read_labspec_txt(
             spectral = np.array([float(v) for v in first.strip().split("\t")])
         except ValueError:
             raise CorruptFileError(path, "non-numeric value in the spectral-axis row", line=start + 1) from None
-        table = parse_columns("\n".join(body[1:]), path)
+        # blank lines in place of the header keep the file's own line numbers in errors
+        table = parse_columns("\n".join([""] * (start + 1) + body[1:]), path)
         npos = leading_tabs
         if table.data.shape[1] != npos + spectral.size:
             raise CorruptFileError(
@@ -216,7 +217,7 @@ def read_labspec_txt(
         if "index" in extra_dims:
             ds = ds.assign_coords(position_x=("index", points[:, 0]), position_y=("index", points[:, 1]))
     else:
-        table = parse_columns("\n".join(body), path)
+        table = parse_columns("\n".join([""] * start + body), path)
         if table.data.shape[1] != 2:
             raise CorruptFileError(path, f"{table.data.shape[1]} columns, expected 2 (axis, intensity)", line=start + 1)
         ds = raman_leaf(table.data[:, 1], axis, table.data[:, 0], laser_nm=laser, attrs=attrs)

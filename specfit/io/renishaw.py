@@ -274,7 +274,8 @@ def read_renishaw_txt(
     labels = [t.strip().lstrip("#").strip() for t in lines[first].split("\t") if t.strip()]
     if not labels or labels[-2:] != ["Wave", "Intensity"]:
         raise CorruptFileError(path, "no WiRE '#Wave #Intensity' header", line=first + 1)
-    table = parse_columns("\n".join(lines[first + 1 :]), path)
+    # blank out the header so that parse errors report the file's own line numbers
+    table = parse_columns("\n".join([""] * (first + 1) + lines[first + 1 :]), path)
     if table.data.shape[1] != len(labels):
         raise CorruptFileError(
             path, f"{table.data.shape[1]} data columns but the header names {len(labels)}", line=first + 2
