@@ -1,0 +1,102 @@
+"""Damaged copies of every Raman corpus file (written to tmp_path) raise ReadError quickly, never hang,
+never return data silently, and never touch the original."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import warnings
+
+import pytest
+
+import specfit
+from specfit.errors import ReadError
+from tests.conftest import CORPUS, corpus_files, ids
+
+pytestmark = pytest.mark.corpus
+
+FILES = [p for p in corpus_files("raman") if p.suffix.lower() not in (".l6s", ".wxd")]
+TEXT_SUFFIXES = (".txt", ".xml", ".tvf", ".rod")
+
+
+def _read(path):
+    logging.getLogger("rsciio").setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return specfit.read(path, technique="raman")
+
+
+def _cut_inside_a_row(raw: bytes, start: int) -> bytes:
+    """Truncate a text file right after the first field separator from ``start`` on, so the last row
+    is incomplete.
+
+    (A text file cut exactly at a line end is a valid, shorter file: no reader can tell.)
+    """
+    m = re.compile(rb"[\t,;]").search(raw, start)
+    if m is None or raw.endswith(b">") or raw.rstrip().endswith(b"</LSX_Data>"):
+        return raw[:start]
+    return raw[: m.end()]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", FILES, ids=ids(FILES))
+def test_truncated_copies_raise_read_error(path, tmp_path):
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    raw = path.read_bytes()
+    text_like = path.suffix.lower() in TEXT_SUFFIXES
+    variants = {
+        "head64": _cut_inside_a_row(raw, 64) if text_like else raw[:64],
+        "cut60": _cut_inside_a_row(raw, int(len(raw) * 0.6)) if text_like else raw[: int(len(raw) * 0.6)],
+    }
+    if not text_like:
+        variants["cut95"] = raw[: int(len(raw) * 0.95)]
+    for name, content in variants.items():
+        damaged = tmp_path / f"{name}_{path.name}"
+        damaged.write_bytes(content)
+        with pytest.raises(ReadError) as info:
+            _read(damaged)
+        assert damaged.name in str(info.value), name
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest  # the original is untouched
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", FILES, ids=ids(FILES))
+def test_zeroed_header_raises_read_error(path, tmp_path):
+    raw = bytearray(path.read_bytes())
+    raw[:512] = bytes(min(512, len(raw)))
+    damaged = tmp_path / path.name
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReadError):
+        _read(damaged)
+
+
+@pytest.mark.timeout(60)
+def test_garbled_spc_counts_raise(tmp_path):
+    """Implausible point/subfile counts in an SPC header are reported with their byte offset."""
+    src = CORPUS / "raman" / "galactic_spc" / "RAMAN.SPC"
+    if not src.exists():
+        pytest.skip("corpus absent")
+    raw = bytearray(src.read_bytes())
+    raw[4:8] = (10**9).to_bytes(4, "little")  # fnpts
+    damaged = tmp_path / "RAMAN.SPC"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReadError):  # no longer recognised as SPC from its content
+        specfit.read(damaged)
+    with pytest.raises(ReadError, match="implausible number of points") as info:
+        specfit.read(damaged, format="spc")
+    assert info.value.offset == 4
+
+
+@pytest.mark.timeout(60)
+def test_garbled_wdf_block_size_raises(tmp_path):
+    src = CORPUS / "raman" / "renishaw_wdf" / "renishaw_test_spectrum.wdf"
+    if not src.exists():
+        pytest.skip("corpus absent")
+    raw = bytearray(src.read_bytes())
+    raw[8:16] = (2**40).to_bytes(8, "little")  # first block claims a terabyte
+    damaged = tmp_path / "bad.wdf"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReadError, match="truncated") as info:
+        specfit.read(damaged)
+    assert info.value.offset == 0
