@@ -86,6 +86,34 @@ def _parse_rows(lines: list[str], first_line: int, ncols: int, path: Path) -> np
     return np.asarray(rows, dtype=float)
 
 
+def _unique_labels(labels: list[str], masses: list[float]) -> list[str]:
+    """Make repeated labels unique (SurfaceLab allows two peaks with one label, e.g. SnO+ twice).
+
+    A repeat gets its mass appended, ``"SnO+ (135.8979 u)"``, or a counter when it has none; the
+    labels as exported stay in the ``fragment_label`` coordinate.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for label, mass in zip(labels, masses):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] == 1:
+            out.append(label)
+        elif np.isfinite(mass):
+            out.append(f"{label} ({mass:.4f} u)")
+        else:
+            out.append(f"{label} ({seen[label]})")
+    taken: set[str] = set()
+    unique = []
+    for label in out:  # a pathological file could still repeat a suffixed label
+        candidate, k = label, 2
+        while candidate in taken:
+            candidate = f"{label} ({k})"
+            k += 1
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
 def _polarity(labels: list[str]) -> str:
     signs = {lab.strip()[-1] for lab in labels if lab.strip() and lab.strip()[-1] in "+-"}
     if signs == {"+"}:
@@ -248,7 +276,8 @@ def read_iontof_profile(path: str | os.PathLike, *, technique: str | None = None
     if not species:
         raise CorruptFileError(path, "no intensity columns", line=q - 1)
 
-    labels = [label_row[i] for i in species]
+    raw_labels = [label_row[i] for i in species]
+    labels = _unique_labels(raw_labels, masses)
     counts = data[:, species]
     smoothing = next((m.group(1) for c in comments if (m := re.search(r"smoothing is (\w+)", c, re.I))), "")
     attrs = {
@@ -285,6 +314,8 @@ def read_iontof_profile(path: str | os.PathLike, *, technique: str | None = None
         ratios=(data[:, ratio_cols], [label_row[i] for i in ratio_cols]),
         time_label=t_label,
     )
+    if labels != raw_labels:
+        ds = ds.assign_coords(fragment_label=("fragment", np.asarray(raw_labels, dtype=str)))
     return xr.DataTree(
         children={node_name(path.stem): xr.DataTree(ds)},
         dataset=xr.Dataset(attrs={"source_format": "iontof_profile_txt"}),
