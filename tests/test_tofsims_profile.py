@@ -96,7 +96,7 @@ def test_interfaces_widths_and_steady_state_known_answer(seed):
 
 def test_low_counts_and_crater_depth():
     # 5x fewer counts (1600 counts on the NiO- plateau), depth scale from the crater depth
-    ds, model, t, (d1, d2, w1, w2) = coated_particle(7, scale=0.2, shell=30.0, coating=20.0, w1=5.0, w2=5.0)
+    ds, model, t, (_d1, d2, _w1, w2) = coated_particle(7, scale=0.2, shell=30.0, coating=20.0, w1=5.0, w2=5.0)
     crater = t[-1] * RATE
     res = analyze_profile(ds, crater_depth=crater)
     assert res.rate_nm_per_s == pytest.approx(RATE)

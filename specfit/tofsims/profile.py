@@ -47,6 +47,7 @@ Layers
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,7 @@ __all__ = [
     "with_depth",
 ]
 
-AXIS = "sputter_time"
+AXIS = "sputter_time"  # the time axis of a depth profile
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ def find_plateaus(
     starts = _pelt(x, penalty * sigma**2 * math.log(n))
     bounds = [*starts, n]
     min_len = min_plateau if min_plateau is not None else max(4, n // 50)
-    segments = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= min_len]
+    segments = [(a, b) for a, b in itertools.pairwise(bounds) if b - a >= min_len]
     if not segments:
         return []
 
@@ -473,7 +474,7 @@ def find_interfaces(t: np.ndarray, y: np.ndarray, plateaus: list[Plateau] | None
 
 def _interfaces(t: np.ndarray, y: np.ndarray, plateaus: list[Plateau]) -> list[Interface | None]:
     out: list[Interface | None] = []
-    for p, q in zip(plateaus[:-1], plateaus[1:]):
+    for p, q in itertools.pairwise(plateaus):
         lo, hi = p.center, q.center + 1
         tt, yy = t[lo:hi], y[lo:hi]
         ok = np.isfinite(yy)
@@ -626,7 +627,7 @@ def _layers(results: list[FragmentResult], t0: float, res_t: np.ndarray) -> list
         surface = first_plateau is not None and first_plateau.start <= max(4, len(res_t) // 50)
         if ifs[0].direction == "fall" and surface:
             layers.append(Layer(res.name, t0, ifs[0].time_s, ifs[0].time_s - t0))
-        for a, b in zip(ifs[:-1], ifs[1:]):
+        for a, b in itertools.pairwise(ifs):
             if a.direction == "rise" and b.direction == "fall":
                 layers.append(Layer(res.name, a.time_s, b.time_s, b.time_s - a.time_s))
     return layers
@@ -667,6 +668,8 @@ def analyze_profile(
         Plateau detection settings (see :func:`find_plateaus`).
     """
     ds = profile_dataset(profile)
+    # the crater depth belongs to the last exported point, empty or not
+    r = sputter_rate(np.asarray(ds[AXIS].values, dtype=float), rate=rate, crater_depth=crater_depth)
     # SurfaceLab writes an empty last data point (every column 0); empty scans are no signal
     empty = (ds["intensity"].fillna(0) == 0).all("fragment")
     if bool(empty.any()) and not bool(empty.all()):
@@ -676,7 +679,6 @@ def analyze_profile(
         ds = smooth(ds, smoothing)
     names = _analysable(ds) if fragments is None else list(select_fragments(ds, fragments)["fragment"].values)
     t = np.asarray(ds[AXIS].values, dtype=float)
-    r = sputter_rate(t, rate=rate, crater_depth=crater_depth)
     results = []
     for name in names:
         y = np.asarray(ds["intensity"].sel(fragment=name).values, dtype=float)
