@@ -149,3 +149,15 @@ def test_ragged_csv_is_a_read_error(tmp_path):
     path.write_text("Time (s),Cl-,PS3-\n0,1,2\n1,2,3\n2,3\n")
     with pytest.raises(ReadError, match="line 4"):
         specfit.read(path)
+
+
+@pytest.mark.corpus
+def test_profile_round_trips_through_native_storage(tmp_path):
+    tree = specfit.read(corpus_path("tofsims", "iontof_profile_txt", "I241213h_M_PCBM-ref_2D_neg-B1 - NF.txt"))
+    specfit.save(tree, tmp_path / "p.h5")
+    back = next(iter(leaves(specfit.load(tmp_path / "p.h5"))))[1]
+    orig = _leaf(corpus_path("tofsims", "iontof_profile_txt", "I241213h_M_PCBM-ref_2D_neg-B1 - NF.txt"))
+    np.testing.assert_array_equal(back["intensity"].values, orig["intensity"].values)
+    np.testing.assert_array_equal(back["intensity_ratio"].values, orig["intensity_ratio"].values)  # inf survives
+    assert back["fragment"].values.tolist() == orig["fragment"].values.tolist()
+    np.testing.assert_array_equal(back["fluence"].values, orig["fluence"].values)
