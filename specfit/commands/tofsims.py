@@ -22,6 +22,7 @@ def _profile(args: argparse.Namespace) -> int:
         crater_depth=args.crater_depth,
         smoothing=args.smooth,
         tolerance=args.tolerance,
+        interface_method=args.interface_method,
     )
     if args.plot:
         import matplotlib
@@ -98,6 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prof.add_argument("--fragments", metavar="A,B", help="fragments to analyse (default: all but the total)")
     prof.add_argument("--smooth", type=int, default=0, metavar="N", help="moving-average window before analysis")
     prof.add_argument("--tolerance", type=float, default=0.05, help="steady-state band (default 0.05 = ±5%%)")
+    prof.add_argument(
+        "--interface-method",
+        choices=("isotonic", "erf"),
+        default="isotonic",
+        help="isotonic: model-free 50%%/16-84%% crossings (default); erf: error-function fit per interface",
+    )
     prof.add_argument("--json", action="store_true", help="print JSON")
     prof.add_argument("--plot", metavar="FIG.png", help="save a log-intensity plot")
     mass = sub.add_parser("mass", help="exact m/z and isotope pattern of an ion formula")
