@@ -133,3 +133,34 @@ def test_cli_profile_on_corpus_file(capsys):
     assert out["rate_nm_per_s"] == pytest.approx(500 / 240.522)
     o = next(f for f in out["fragments"] if f["name"] == "O-")
     assert o["interfaces"] and o["interfaces"][0]["direction"] == "rise"
+
+
+def test_calibrate_spectrum_recovers_a_known_flight_time_law():
+    # Gaussian peaks at exact masses on a channel axis with a known law; the mass axis given is wrong
+    from specfit.conventions import make_leaf
+    from specfit.tofsims.spectrum import calibrate_spectrum
+
+    a, b = -368.4, 32984.7
+    channel = np.arange(20_000, 420_000, 20.0)
+    true_mass = ((channel - a) / b) ** 2
+    labels = ["H-", "C-", "O-", "OH-", "Cl-", "PS3-"]
+    y = np.zeros_like(channel)
+    for lab in labels:
+        centre = a + b * np.sqrt(exact_mass(lab))
+        y += 1e4 * np.exp(-0.5 * ((channel - centre) / 60.0) ** 2)
+    wrong = true_mass * (1 + 400e-6) + 0.003
+    ds = make_leaf(y, "mass", wrong, attrs={"technique": "tofsims"}).assign_coords(channel=("mass", channel))
+    fixed, cal, peaks = calibrate_spectrum(ds, labels, window_u=0.2)
+    assert cal.a == pytest.approx(a, abs=0.5) and cal.b == pytest.approx(b, rel=1e-6)
+    assert max(abs(p["error_after_ppm"]) for p in peaks) < 1.0
+    assert max(abs(p["error_before_ppm"]) for p in peaks) > 300
+    inside = (true_mass >= 1.0) & (true_mass <= 130.0)  # the calibrated range
+    np.testing.assert_allclose(fixed["mass"].values[inside], true_mass[inside], rtol=5e-6)
+    np.testing.assert_allclose(fixed["mass"].values, true_mass, atol=1e-4)
+    assert "mass_uncalibrated" in fixed.coords
+    # without channels: a linear correction of the mass axis
+    no_channel = ds.drop_vars("channel")
+    fixed2, _cal2, peaks2 = calibrate_spectrum(no_channel, labels, window_u=0.2)
+    assert max(abs(p["error_after_ppm"]) for p in peaks2) < 30
+    with pytest.raises(SpecfitError, match="no counts"):
+        calibrate_spectrum(ds, ["Bi3-"], window_u=0.05)

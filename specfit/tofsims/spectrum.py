@@ -22,6 +22,7 @@ __all__ = [
     "TofCalibration",
     "assign_peaks",
     "calibrate_mass",
+    "calibrate_spectrum",
     "calibrate_tof",
     "find_peaks",
     "integrate_peaks",
@@ -198,3 +199,56 @@ def assign_peaks(
             }
         )
     return out
+
+
+def calibrate_spectrum(
+    spectrum: xr.Dataset,
+    fragments: list[str],
+    *,
+    window_u: float = 0.1,
+    quadratic: bool = False,
+) -> tuple[xr.Dataset, TofCalibration | MassCalibration, list[dict[str, Any]]]:
+    """Recalibrate a spectrum's mass axis on known peaks.
+
+    Each fragment's peak is located as the intensity centroid within ``± window_u`` of its exact
+    m/z on the current axis. With a ``channel`` coordinate the flight-time law
+    ``channel = a + b sqrt(m)`` (``quadratic``: ``+ c m``) is fitted and every channel gets a new
+    mass; otherwise a linear correction of the mass axis is fitted.
+
+    Returns
+    -------
+    (dataset, calibration, peaks)
+        The dataset on the new mass axis (the old one kept as ``mass_uncalibrated``), the fitted
+        calibration, and per peak its exact m/z and the error before and after (ppm).
+    """
+    if not isinstance(spectrum, xr.Dataset):
+        raise SpecfitError("calibrate_spectrum needs a spectrum dataset")
+    m, _y = _spectrum(spectrum)
+    exact = np.array([exact_mass(f) for f in fragments])
+    centroids = np.array([peak_centroid(spectrum, e, window_u)[0] for e in exact])
+    missing = [f for f, c in zip(fragments, centroids) if not np.isfinite(c)]
+    if missing:
+        raise SpecfitError(f"no counts within ±{window_u} u of {', '.join(missing)}")
+    if "channel" in spectrum.coords:
+        channel = np.asarray(spectrum["channel"].values, dtype=float)
+        ch_peaks = np.interp(centroids, m, channel)
+        cal: TofCalibration | MassCalibration = calibrate_tof(ch_peaks, exact, quadratic=quadratic)
+        new_mass = cal.mass(channel)
+        new_peaks = cal.mass(ch_peaks)
+    else:
+        cal = calibrate_mass(centroids, exact)
+        new_mass = cal(m)
+        new_peaks = cal(centroids)
+    out = spectrum.assign_coords(mass_uncalibrated=("mass", m, {"units": "u"}))
+    out = out.assign_coords(mass=("mass", new_mass, dict(spectrum["mass"].attrs)))
+    out.attrs = {**spectrum.attrs, "mass_calibration": f"{type(cal).__name__} on {', '.join(fragments)}"}
+    peaks = [
+        {
+            "fragment": f,
+            "exact_mz": float(e),
+            "error_before_ppm": float((c - e) / e * 1e6),
+            "error_after_ppm": float((n - e) / e * 1e6),
+        }
+        for f, e, c, n in zip(fragments, exact, centroids, new_peaks)
+    ]
+    return out, cal, peaks
