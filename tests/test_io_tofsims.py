@@ -161,3 +161,33 @@ def test_profile_round_trips_through_native_storage(tmp_path):
     np.testing.assert_array_equal(back["intensity_ratio"].values, orig["intensity_ratio"].values)  # inf survives
     assert back["fragment"].values.tolist() == orig["fragment"].values.tolist()
     np.testing.assert_array_equal(back["fluence"].values, orig["fluence"].values)
+
+
+ALL_CORPUS = [p for p in corpus_files("", "*") if p.suffix not in (".md", ".json")]
+
+
+@pytest.mark.corpus
+def test_sniffers_claim_exactly_the_tofsims_files():
+    from specfit.io.iontof import _sniff_profile, _sniff_spectrum, _sniff_table
+
+    if not ALL_CORPUS:
+        pytest.skip("corpus not available")
+    for path in ALL_CORPUS:
+        head = path.read_bytes()[:8192]
+        scores = (_sniff_profile(head, path), _sniff_spectrum(head, path), _sniff_table(head, path))
+        if "tofsims" in path.parts:
+            assert max(scores) >= 0.9, path
+        else:
+            assert max(scores) == 0.0, path
+
+
+@pytest.mark.corpus
+def test_total_normalisation_uses_the_exported_total_column():
+    from specfit.tofsims.profile import normalize
+
+    ds = _leaf(corpus_path("tofsims", "iontof_profile_txt", "I241213e_M_PCBM-ref_2D_pos-B1 - NF.txt"))
+    norm = normalize(ds, "total")
+    assert norm.attrs["normalization"] == "total-ion column"
+    np.testing.assert_allclose(norm["intensity"].sel(fragment="total").values, 1.0)
+    expected = ds["intensity"].sel(fragment="C_60+").values / ds["intensity"].sel(fragment="total").values
+    np.testing.assert_allclose(norm["intensity"].sel(fragment="C_60+").values, expected)
