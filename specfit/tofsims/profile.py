@@ -30,7 +30,7 @@ Steady state
     sputter time ``t_k`` such that ``|S(t_j) - L_f| <= tolerance * ref`` for every ``j >= k``;
     ``ref = |L_f|``, except when ``L_f`` is below 10 % of the fragment's highest plateau (a
     signal that dies away), where ``ref`` is that highest level. The moving-average window is
-    chosen so that the smoothed noise on the final plateau is at most a quarter of the band (at
+    chosen so that the smoothed noise on the final plateau is at most a fifth of the band (at
     least 3 points), unless given. ``None`` when there is no final plateau.
 Depth
     ``depth = rate * t`` for a constant sputter rate (nm/s), or ``rate = crater_depth / t_end``
@@ -543,8 +543,10 @@ def _staircase_free(t: np.ndarray, y: np.ndarray, plateaus: list[Plateau]) -> li
             if before is None or after is None or before.direction != after.direction:
                 continue
             # a plateau shorter than the transitions around it is a step of one staircase
+            # (a width that cannot be read, NaN, comes from such a step as well)
             duration = t[plateaus[k].stop - 1] - t[plateaus[k].start]
-            if duration < max(before.width_s, after.width_s):
+            widths = [w for w in (before.width_s, after.width_s) if np.isfinite(w)]
+            if len(widths) < 2 or duration < max(widths):
                 drop = k
                 break
         if drop is None:
@@ -582,6 +584,16 @@ def _interfaces(t: np.ndarray, y: np.ndarray, plateaus: list[Plateau]) -> list[I
     return out
 
 
+def _moving_average(y: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average; the ends take the nearest full-window average, so the smoothed
+    noise is no larger at the ends (where a steady state is judged) than inside."""
+    window = max(1, min(window, y.size))
+    valid = np.convolve(y, np.ones(window) / window, mode="valid")
+    before = (window - 1) // 2
+    after = y.size - valid.size - before
+    return np.concatenate((np.full(before, valid[0]), valid, np.full(after, valid[-1])))
+
+
 def steady_state_time(
     t: np.ndarray,
     y: np.ndarray,
@@ -606,11 +618,13 @@ def steady_state_time(
     band = tolerance * ref
     if window is None:
         tail = y[final.start + (final.stop - final.start) // 4 : final.stop]
-        noise = _noise(tail[np.isfinite(tail)])
-        window = max(3, math.ceil((4.0 * noise / band) ** 2)) if band > 0 else 3
+        tail = tail[np.isfinite(tail)]
+        # the larger of two noise estimates: a short tail can make either one low
+        noise = max(_noise(tail), float(np.std(tail)) if tail.size > 1 else 0.0)
+        window = max(3, math.ceil((5.0 * noise / band) ** 2)) if band > 0 else 3
         window = min(window, max(3, (final.stop - final.start) // 2))
     filled = np.where(np.isfinite(y), y, final.level)
-    s = uniform_filter1d(filled, size=int(window), mode="nearest")
+    s = _moving_average(filled, int(window))
     outside = np.abs(s - final.level) > band
     if not outside.any():
         return float(t[0])
