@@ -191,3 +191,11 @@ def test_total_normalisation_uses_the_exported_total_column():
     np.testing.assert_allclose(norm["intensity"].sel(fragment="total").values, 1.0)
     expected = ds["intensity"].sel(fragment="C_60+").values / ds["intensity"].sel(fragment="total").values
     np.testing.assert_allclose(norm["intensity"].sel(fragment="C_60+").values, expected)
+
+
+def test_depth_axis_table_is_refused_not_misread(tmp_path):
+    # the generic reader would read "(nm)" as a wavelength axis: a silent wrong answer
+    path = tmp_path / "depth.csv"
+    path.write_text("Depth (nm),Cl-,PS3-\n0,1,2\n1,2,3\n2,3,4\n")
+    with pytest.raises(ReadError, match="depth axis"):
+        specfit.read(path)

@@ -160,7 +160,7 @@ def test_calibrate_spectrum_recovers_a_known_flight_time_law():
     assert "mass_uncalibrated" in fixed.coords
     # without channels: a linear correction of the mass axis
     no_channel = ds.drop_vars("channel")
-    fixed2, _cal2, peaks2 = calibrate_spectrum(no_channel, labels, window_u=0.2)
+    _fixed2, _cal2, peaks2 = calibrate_spectrum(no_channel, labels, window_u=0.2)
     assert max(abs(p["error_after_ppm"]) for p in peaks2) < 30
     with pytest.raises(SpecfitError, match="no counts"):
         calibrate_spectrum(ds, ["Bi3-"], window_u=0.05)

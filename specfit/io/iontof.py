@@ -451,7 +451,7 @@ def _table_header(text: str) -> list[str] | None:
                 cells = cells[:-1]
             if len(cells) < 2:
                 continue
-            if axis_from_label(cells[0])[0] != "sputter_time":
+            if axis_from_label(cells[0])[0] != "sputter_time" and not re.match(r"depth\b", cells[0], re.I):
                 continue
             if all(_ION_LABEL.match(c) for c in cells[1:]):
                 return cells
@@ -477,6 +477,14 @@ def read_tofsims_table(path: str | os.PathLike, *, technique: str | None = None)
     labels = table.header
     if labels is None or _table_header(text) is None:
         raise ReadError(path, "header is not 'time column, ion columns' (e.g. Time (s),Cl-,PS3-)", line=1)
+    if axis_from_label(labels[0])[0] != "sputter_time":
+        # claimed on purpose: the generic reader would take "Depth (nm)" for a wavelength axis
+        raise ReadError(
+            path,
+            f"depth-profile tables on a depth axis ({labels[0]!r}) are not supported: specfit profiles run on "
+            "sputter time; export the sputter time (s) and give the sputter rate to the analysis",
+            line=table.first_data_line - 1,
+        )
     _axis, scale = axis_from_label(labels[0])
     time = table.data[:, 0] * scale
     if not np.all(np.isfinite(time)):

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import SpecfitError
-from .fragments import Fragment, exact_mass, fragment_library
+from .fragments import Fragment, exact_mass, fragment_library, parse_ion
 
 __all__ = [
     "MassCalibration",
@@ -162,8 +162,8 @@ def _fragments(fragments, spectrum) -> list[Fragment]:
         if isinstance(f, Fragment):
             out.append(f)
         else:
-            out.append(Fragment(name=f, formula=f, charge=0 if f[-1] not in "+-" else (1 if f[-1] == "+" else -1)))
-            exact_mass(f)  # validates the label
+            _comp, charge = parse_ion(f)  # validates the label
+            out.append(Fragment(name=f, formula=f, charge=charge))
     return out
 
 
