@@ -10,9 +10,11 @@ Plateaus
     Segments of at least ``min_plateau`` points are plateaus; neighbouring plateaus whose levels
     do not differ significantly (by less than ``min_step`` relatively, or by less than ``z_min``
     standard errors, or by less than ``min_range_fraction`` of the fragment's full range between
-    its lowest and highest segment) are merged, so slow drifts and staircase steps inside a transition are not
-    interfaces. A plateau's level is the 10 %-trimmed mean of its raw values (the quarter of the plateau next
-    to each transition is left out, so that interface tails do not bias it).
+    its lowest and highest segment) are merged, so slow drifts and staircase steps inside a
+    transition are not interfaces. A plateau's level is the 10 %-trimmed mean of its raw values
+    (the quarter of the plateau next to each transition is left out, so that interface tails do
+    not bias it). PELT is written here (about 30 lines) rather than taken from ``ruptures``,
+    which is not a dependency.
 Interface (50 % of plateau)
     Between two adjacent plateaus with levels ``L1`` (before) and ``L2`` (after), the sputter time
     at which the signal crosses ``L1 + 0.5 (L2 - L1)``. The crossing is read on a monotone
@@ -20,18 +22,21 @@ Interface (50 % of plateau)
     not create multiple crossings and no smoothing broadens the transition. ``direction`` is
     ``"rise"`` when ``L2 > L1``, else ``"fall"``. A fragment may have several interfaces; an
     intermediate plateau between two transitions of the same direction that is shorter than the
-    wider of them is taken as a step of one transition and dropped.
+    wider of them is taken as a step of one transition and dropped. ``interface_method="erf"``
+    replaces the crossings by an error-function fit (less scatter, biased for asymmetric tails).
 Interface width (16-84 %)
     The distance between the crossings of ``L1 + 0.16 (L2 - L1)`` and ``L1 + 0.84 (L2 - L1)``;
     for an error-function interface of standard deviation ``s`` this is ``2 s``.
 Steady state
-    With ``L_f`` the level of the last plateau (which must reach the end of the profile) and
+    With ``L_f`` the level of the last plateau (which must reach the end of the profile, give or
+    take ``max(4, n/50)`` stray points) and
     ``S`` the signal smoothed by a centred moving average, the steady-state time is the earliest
     sputter time ``t_k`` such that ``|S(t_j) - L_f| <= tolerance * ref`` for every ``j >= k``;
     ``ref = |L_f|``, except when ``L_f`` is below 10 % of the fragment's highest plateau (a
     signal that dies away), where ``ref`` is that highest level. The moving-average window is
     chosen so that the smoothed noise on the final plateau is at most a fifth of the band (at
-    least 3 points), unless given. ``None`` when there is no final plateau.
+    least 3 points, at most half the final plateau), unless given. ``None`` when there is no
+    final plateau.
 Depth
     ``depth = rate * t`` for a constant sputter rate (nm/s), or ``rate = crater_depth / t_end``
     from a measured crater depth. One rate for the whole profile: layers that sputter at
