@@ -48,14 +48,31 @@ def test_tof_calibration_known_answer_and_errors():
     assert lin(masses[2] * (1 + 50e-6) + 0.002) == pytest.approx(masses[2], abs=1e-9)
 
 
+# EXPECTED.md section 4: the authors' per-ion values (their own binning + NNLS isotope decomposition,
+# so an order-of-magnitude oracle). For peaks with no close neighbour a plain ±0.15 u window
+# agrees to better than 1 %; peaks with near-isobars (63Cu- next to PO2-, Ru isotopes) are left out.
+AUTHORS = [
+    ("N_HEA19_Bi1_1.txt", "H-", 2857041),
+    ("N_HEA19_Bi1_1.txt", "OH-", 583475.5),
+    ("N_HEA19_Bi1_1.txt", "Cl-", 2446707),
+    ("N_HEA19_Bi1_1.txt", "Al-", 39502),
+    ("N_Ru-Pd_Bi3_1.txt", "H-", 544073.0),
+    ("P_Ru_Bi1_1.txt", "H+", 10730),
+    ("P_Ru_Bi1_1.txt", "Na+", 663063),
+]
+
+
 @pytest.mark.corpus
-def test_peak_integration_agrees_with_the_authors_values():
-    # EXPECTED.md section 4 (order-of-magnitude oracle): H 2857041, OH 583475.5, Cl 2446707
+@pytest.mark.parametrize(("name", "ion", "expected"), AUTHORS)
+def test_peak_integration_agrees_with_the_authors_values(name, ion, expected):
+    ds = _spectrum(name)
+    (found,) = integrate_peaks(ds, [ion], window_u=0.15)
+    assert found["counts"] == pytest.approx(expected, rel=0.02)
+
+
+@pytest.mark.corpus
+def test_peak_assignment_on_a_corpus_spectrum():
     ds = _spectrum("N_HEA19_Bi1_1.txt")
-    found = {r["name"]: r for r in integrate_peaks(ds, ["H-", "OH-", "Cl-"], window_u=0.15)}
-    assert found["H-"]["counts"] == pytest.approx(2857041, rel=0.05)
-    assert found["OH-"]["counts"] == pytest.approx(583475.5, rel=0.05)
-    assert found["Cl-"]["counts"] == pytest.approx(2446707, rel=0.05)
     centroid, _ = peak_centroid(ds, exact_mass("Cl-"), 0.15)
     (hit,) = assign_peaks([centroid], ["Cl-", "S-", "HS-"], tolerance_u=0.05)
     assert hit["fragment"] == "Cl-" and abs(hit["error_mda"]) < 20
