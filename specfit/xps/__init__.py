@@ -1,0 +1,1 @@
+"""XPS-specific tools: region names, chemistry and quantification."""
