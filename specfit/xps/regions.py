@@ -92,6 +92,8 @@ def normalize_region(name: str | None) -> str:
     if _VALENCE.match(text):
         return "Valence band"
     parsed = parse_core_level(text)
+    if parsed is not None and parsed[3].startswith(("+", "&")):
+        return text  # a combined window such as "W4d+C1s" keeps its name
     if parsed is not None:
         el, shell, spin, rest = parsed
         core = f"{el} {shell}{spin or ''}"
