@@ -87,6 +87,7 @@ def normalize_region(name: str | None) -> str:
     text = " ".join(str(name).split())
     if not text:
         return ""
+    text = re.sub(r"^\d+\s+(?=[A-Za-z])", "", text)  # SpecsLab numbers regions: "2 C1s"
     if _SURVEY.match(text):
         return "Survey"
     if _VALENCE.match(text):
