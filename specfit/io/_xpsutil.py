@@ -28,7 +28,7 @@ def is_missing(value: float | None) -> bool:
 
 def snake(label: str) -> str:
     """Make a variable name from a label: ``"MFP Exponent"`` -> ``"mfp_exponent"``."""
-    name = re.sub(r"[^0-9a-zA-Z]+", "_", label.strip()).strip("_").lower()
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", label.replace("%", " percent").strip()).strip("_").lower()
     return name or "variable"
 
 
@@ -39,8 +39,8 @@ def intensity_units(unit: str, label: str = "", context: str = "") -> str:
     label and ``context`` any other text that says what the numbers are (e.g. a CasaXPS block
     identifier "Counts per Second").
     """
-    u = unit.strip().lower()
-    text = f"{label} {context}".lower()
+    u = re.sub(r"\s+", "", unit.strip().lower())  # Avantage writes "Counts / s"
+    text = re.sub(r"\s*/\s*", "/", f"{label} {context}".lower())
     if u in ("c/s", "cps", "counts/s", "counts per second", "1/s", "s-1", "hz"):
         return "counts/s"
     if re.search(r"count\s*rate|counts?\s*per\s*second|\bcps\b|counts?/s|c/s", text):
