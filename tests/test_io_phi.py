@@ -67,6 +67,7 @@ def test_depth_profile():
     for name, (n, be0, be1, pe, first, last, mean_sum, raw_sum) in expected.items():
         ds = tree[name].to_dataset()
         assert ds.intensity.dims == ("etch_level", "binding_energy") and ds.sizes["etch_level"] == 21
+        assert ds.sizes["binding_energy"] == n
         mean = ds.intensity.mean("etch_level").values
         assert mean[0] == pytest.approx(first, abs=1e-3) and mean[-1] == pytest.approx(last, abs=1e-3)
         assert mean.sum() == pytest.approx(mean_sum, abs=0.01)

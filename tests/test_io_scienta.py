@@ -11,7 +11,10 @@ from tests.conftest import corpus_files, corpus_path, ids
 
 pytestmark = pytest.mark.timeout(120)
 
-PAIRS = [(p, p.parent.parent / "scienta_ibw" / f"{p.stem}{p.stem.split('_')[0]}__{p.stem.split('_')[1][1:]}.ibw") for p in corpus_files("xps/scienta_txt", "*.txt")]
+PAIRS = [
+    (p, p.parent.parent / "scienta_ibw" / f"{p.stem}{p.stem.split('_')[0]}__{p.stem.split('_')[1][1:]}.ibw")
+    for p in corpus_files("xps/scienta_txt", "*.txt")
+]
 
 
 @pytest.mark.parametrize(
@@ -26,7 +29,7 @@ def test_expected_values(stem, n, be0, be1, hv, first, last, total):
     for path in (corpus_path("xps", "scienta_txt", f"{stem}.txt"),):
         tree = specfit.read(path)
         validate(tree)
-        (_, ds), = list(leaves(tree))
+        ((_, ds),) = list(leaves(tree))
         y = ds.intensity.values
         assert ds.sizes["binding_energy"] == n
         assert ds.binding_energy[0] == pytest.approx(be0) and ds.binding_energy[-1] == pytest.approx(be1)

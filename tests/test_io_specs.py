@@ -76,7 +76,11 @@ def test_specslab2_xy_files():
         ),
         (
             "In-situ_PBTTT_XPS_SPECS.full.xml",
-            {"1 Survey": (1403, 245, 12, 295049, 295049), "2 C1s": (201, None, None, 48598.1, 485981), "3 S 2p": (281, None, None, 11141.4, 167121)},
+            {
+                "1 Survey": (1403, 245, 12, 295049, 295049),
+                "2 C1s": (201, None, None, 48598.1, 485981),
+                "3 S 2p": (281, None, None, 11141.4, 167121),
+            },
         ),
     ],
 )

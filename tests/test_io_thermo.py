@@ -50,13 +50,23 @@ def test_cc_a_spectra_and_tables():
     }
     for name, (be, fwhm, area, sf) in expected.items():
         row = peaks[name]
-        assert (float(row.peak_be), float(row.fwhm_ev), float(row.area_p_cps_ev), float(row.sf_althermo1)) == (be, fwhm, area, sf)
+        assert (float(row.peak_be), float(row.fwhm_ev), float(row.area_p_cps_ev), float(row.sf_althermo1)) == (
+            be,
+            fwhm,
+            area,
+            sf,
+        )
 
     quant, qds = _table(tree, "quantification")
     assert float(qds.atomic_percent.sum()) == pytest.approx(100.0, abs=0.02)
     assert float(quant["C1s C-C sp2"].atomic_percent) == 47.02
     row = quant["C1s C-OH"]
-    assert (float(row.atomic_percent), float(row.peak_be), float(row.fwhm_ev), float(row.area_p_cps_ev)) == (25.32, 285.52, 2.39, 9046.13)
+    assert (float(row.atomic_percent), float(row.peak_be), float(row.fwhm_ev), float(row.area_p_cps_ev)) == (
+        25.32,
+        285.52,
+        2.39,
+        9046.13,
+    )
     assert (float(quant["N1s N-SiO2"].peak_be), float(quant["N1s N-SiO2"].area_p_cps_ev)) == (402.04, 639.52)
     assert float(quant["O1s O-Si"].area_p_cps_ev) == 8798.05
     assert json.loads(qds.attrs["rows"])[0]["Name"] == "C1s C-C sp2"

@@ -146,10 +146,19 @@ def _write(tmp_path, text: str, name: str = "synthetic.vms"):
 def test_regular_block_known_answer(tmp_path):
     counts = np.arange(11, dtype=float) * 10 + 5
     trans = np.linspace(1, 2, 11)
-    text = make_vamas([{"start": 1256.6, "step": 0.5, "values": np.c_[counts, trans], "variables": [("counts", "d"), ("Transmission", "d")]}])
+    text = make_vamas(
+        [
+            {
+                "start": 1256.6,
+                "step": 0.5,
+                "values": np.c_[counts, trans],
+                "variables": [("counts", "d"), ("Transmission", "d")],
+            }
+        ]
+    )
     tree = specfit.read(_write(tmp_path, text))
     validate(tree)
-    (path, ds), = list(leaves(tree))
+    ((path, ds),) = list(leaves(tree))
     assert path == "/Mo 3d"
     np.testing.assert_allclose(ds.kinetic_energy, 1256.6 + 0.5 * np.arange(11))
     np.testing.assert_allclose(ds.binding_energy, 1486.6 - (1256.6 + 0.5 * np.arange(11)), atol=1e-9)
@@ -173,7 +182,7 @@ def test_irregular_axis_is_first_variable(tmp_path):
     text = make_vamas(
         [{"values": np.c_[ke, y], "variables": [("Kinetic Energy", "eV"), ("Intensity", "c/s")]}], scan="IRREGULAR"
     )
-    (_, ds), = list(leaves(specfit.read(_write(tmp_path, text))))
+    ((_, ds),) = list(leaves(specfit.read(_write(tmp_path, text))))
     np.testing.assert_allclose(ds.kinetic_energy, ke)
     np.testing.assert_array_equal(ds.intensity, y)
     assert ds.intensity.attrs["units"] == "counts/s"
@@ -184,7 +193,17 @@ def test_depth_profile_blocks_are_stacked(tmp_path):
     blocks = [
         {"start": 1250.0, "step": 0.1, "values": rng.integers(0, 100, (6, 1)), "exp_values": [t]} for t in (0, 30, 60)
     ]
-    blocks.insert(1, {"start": 900.0, "step": 1.0, "values": rng.integers(0, 100, (4, 1)), "species": "O", "transition": "1s", "exp_values": [0]})
+    blocks.insert(
+        1,
+        {
+            "start": 900.0,
+            "step": 1.0,
+            "values": rng.integers(0, 100, (4, 1)),
+            "species": "O",
+            "transition": "1s",
+            "exp_values": [0],
+        },
+    )
     tree = specfit.read(_write(tmp_path, make_vamas(blocks, mode="SDP")))
     ds = tree["Mo 3d"].to_dataset()
     assert ds.intensity.dims == ("etch_level", "binding_energy")
@@ -224,7 +243,7 @@ def test_inclusion_list_copies_parameters_from_first_block(tmp_path):
 @pytest.mark.parametrize("mode", ["MAP", "MAPDP", "NORM", "SDP"])
 def test_experiment_modes(tmp_path, mode):
     text = make_vamas([{"start": 10.0, "step": 1.0, "values": np.arange(4.0)[:, None]}], mode=mode)
-    (_, ds), = list(leaves(specfit.read(_write(tmp_path, text))))
+    ((_, ds),) = list(leaves(specfit.read(_write(tmp_path, text))))
     np.testing.assert_array_equal(ds.intensity, np.arange(4.0))
     assert ds.attrs["param_extra"] == 7  # every mode-dependent line was consumed
 
@@ -333,7 +352,7 @@ def test_xps_eis_and_aes_staib():
     assert "Experiment Type: XPS" in tree.attrs["comments"]
 
     aes = specfit.read(corpus_path("xps", "vamas", "aes_staib.vms"))
-    (_, ds), = list(leaves(aes))
+    ((_, ds),) = list(leaves(aes))
     assert ds.attrs["technique"] == "aes" and ds.attrs["instrument"] == "Staib SuperCMA"
     assert ds.sizes["kinetic_energy"] == 1100 and ds.kinetic_energy[0] == pytest.approx(19.989319)
     assert (ds.intensity.min(), ds.intensity.max()) == (-3423633, 99886)

@@ -10,6 +10,7 @@ the units are ``arb``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -193,12 +194,19 @@ def read_scienta_ibw(path: str | os.PathLike, *, technique: str | None = None) -
     from igor2 import binarywave
 
     path = Path(path)
+    # igor2 logs the whole raw buffer at ERROR level when a damaged wave does not reshape; we raise
+    # our own one-line error instead, so its logger is silenced while loading
+    igor_logger = logging.getLogger("igor2")
+    level = igor_logger.level
+    igor_logger.setLevel(logging.CRITICAL)
     try:
         wave = binarywave.load(str(path))["wave"]
     except (ValueError, EOFError, OSError, KeyError, IndexError, TypeError, AssertionError) as exc:
-        raise CorruptFileError(path, f"not a readable Igor binary wave: {type(exc).__name__}: {exc}") from None
+        raise CorruptFileError(path, f"not a readable Igor binary wave: {type(exc).__name__}: {exc}"[:300]) from None
     except Exception as exc:  # igor2 raises struct.error and others for damaged files
-        raise CorruptFileError(path, f"not a readable Igor binary wave: {type(exc).__name__}: {exc}") from None
+        raise CorruptFileError(path, f"not a readable Igor binary wave: {type(exc).__name__}: {exc}"[:300]) from None
+    finally:
+        igor_logger.setLevel(level)
     header = wave["wave_header"]
     data = np.asarray(wave["wData"], dtype=float)
     note = wave.get("note", b"")
