@@ -28,7 +28,7 @@ def test_cc_a_spectra_and_tables():
     assert survey.sizes["binding_energy"] == 2721 and survey.binding_energy[0] == 1350.08
     assert survey.intensity.attrs["units"] == "counts/s" and survey.intensity.values[0] == 111609
     zn = tree["Zn 2p"].to_dataset()
-    assert list(zn.component.values) == ["Zn2p3", "Zn2p1"]
+    assert list(zn.component_name.values) == ["Zn2p3", "Zn2p1"]
     # inside the fitted range Avantage's envelope = background + sum of (component - background),
     # to its 6-digit export; components are written as 0 outside their range
     inside = (zn.fit_components > 0).all("component") & (zn.fit_background > 0)

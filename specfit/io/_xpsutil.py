@@ -28,7 +28,7 @@ def is_missing(value: float | None) -> bool:
 
 def snake(label: str) -> str:
     """Make a variable name from a label: ``"MFP Exponent"`` -> ``"mfp_exponent"``."""
-    name = re.sub(r"[^0-9a-zA-Z]+", "_", label.replace("%", " percent").strip()).strip("_").lower()
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", label.replace("%", " percent ").strip()).strip("_").lower()
     return name or "variable"
 
 

@@ -24,11 +24,11 @@ import xarray as xr
 from ..conventions import node_name
 from ..errors import CorruptFileError, UnknownFormatError
 from ..xps.regions import normalize_region
-from ._xpsutil import xps_leaf
+from ._xpsutil import snake, xps_leaf
 from .registry import register
 from .text import decode_text
 
-__all__ = ["read_casaxps_text"]
+__all__ = ["read_casaxps_results", "read_casaxps_text"]
 
 _TITLE = re.compile(r"^Cycle\s+(\d+):(.*)$")
 _TABLE_ROWS = ("Name", "Position", "FWHM", "Area", "Lineshape")
@@ -84,6 +84,12 @@ def read_casaxps_text(path: str | os.PathLike, *, technique: str | None = None) 
     path = Path(path)
     lines = decode_text(path.read_bytes(), path).splitlines()
     starts = [k for k, line in enumerate(lines) if _TITLE.match(line.strip())]
+    if not starts and _is_results_table(lines):
+        raise UnknownFormatError(
+            path,
+            "a CasaXPS quantification table (no spectrum); specfit.io.casaxps_text.read_casaxps_results() reads it",
+            line=1,
+        )
     if not starts or starts[0] != next((k for k, ln in enumerate(lines) if ln.strip()), 0):
         raise UnknownFormatError(path, "does not start with a 'Cycle n:...' section title", line=1)
     children: dict[str, xr.DataTree] = {}
@@ -112,6 +118,7 @@ def read_casaxps_text(path: str | os.PathLike, *, technique: str | None = None) 
         if cps_col is not None:
             sides.append((range(cps_col + 1, len(labels)), "_cps"))
         names = meta["components"].get("Name", [])
+        component_names: list[str] = []
         for cols, suffix in sides:
             comp_cols = [c for c in cols if not labels[c].lower().startswith(("background", "envelope"))]
             for c in cols:
@@ -122,8 +129,9 @@ def read_casaxps_text(path: str | os.PathLike, *, technique: str | None = None) 
                 variables[f"fit_components{suffix}"] = (
                     ("component", axis),
                     data[:, comp_cols].T,
-                    {"long_name": "CasaXPS component curves", "component_names": [labels[c] for c in comp_cols]},
+                    {"long_name": "CasaXPS component curves" + (" (counts/s)" if suffix else "")},
                 )
+                component_names = [labels[c] for c in comp_cols]
         if names and "fit_components" in variables and len(names) < variables["fit_components"][1].shape[0]:
             raise CorruptFileError(path, "component table and component columns disagree", line=first + 3)
         attrs = {
@@ -148,6 +156,8 @@ def read_casaxps_text(path: str | os.PathLike, *, technique: str | None = None) 
             attrs=attrs,
             variables=variables,
         )
+        if component_names:
+            ds = ds.assign_coords(component_name=("component", component_names))
         if "B.E." in labels:
             be = data[:, labels.index("B.E.")]
             if hv is not None and not np.allclose(be, ds["binding_energy"].values, atol=1e-3):
@@ -162,4 +172,60 @@ def _sniff(head: bytes, path: Path) -> float:
     first = text.split("\n", 1)[0].strip()
     if _TITLE.match(first) and "Characteristic Energy" in text and "K.E." in text:
         return 1.0
+    if _is_results_table(text.splitlines()):
+        return 0.05  # claimed weakly so that reading it explains what it is
     return 0.0
+
+
+_RESULTS_HEADER = re.compile(r"^Name\tPosition\tFWHM\t.*Area", re.IGNORECASE)
+
+
+def _is_results_table(lines: list[str]) -> bool:
+    return any(_RESULTS_HEADER.match(line) for line in lines[:20])
+
+
+def read_casaxps_results(path: str | os.PathLike) -> xr.Dataset:
+    """Read a CasaXPS quantification export (``Name  Position  FWHM  Raw Area ... %At Conc``).
+
+    Returns a dataset over a ``peak`` dimension with one variable per numeric column (CasaXPS's
+    ``-1.#IND`` becomes NaN), the names in the ``name`` coordinate and the whole file text in the
+    ``text`` attribute (the "compact form" tables that follow repeat these numbers).
+    """
+    path = Path(path)
+    lines = decode_text(path.read_bytes(), path).splitlines()
+    head = next((k for k, line in enumerate(lines[:20]) if _RESULTS_HEADER.match(line)), None)
+    if head is None:
+        raise UnknownFormatError(path, "no 'Name  Position  FWHM ...' header: not a CasaXPS results table", line=1)
+    labels = [c.strip() for c in lines[head].split("\t")]
+    labels = labels[: max(k for k, c in enumerate(labels) if c) + 1]
+    rows = []
+    for number in range(head + 1, len(lines)):
+        cells = [c.strip() for c in lines[number].split("\t")]
+        if not cells[0]:
+            break
+        if len(cells) < len(labels):
+            raise CorruptFileError(path, f"row has {len(cells)} cells, header {len(labels)}", line=number + 1)
+        rows.append(cells[: len(labels)])
+    if not rows:
+        raise CorruptFileError(path, "results table has no rows", line=head + 2)
+
+    def number(cell: str) -> float:
+        try:
+            return float(cell)
+        except ValueError:
+            if "#IND" in cell or "#QNAN" in cell or "nan" in cell.lower():
+                return float("nan")
+            raise
+
+    data_vars = {}
+    for col, label in enumerate(labels[1:], start=1):
+        try:
+            values = np.array([number(r[col]) for r in rows])
+        except ValueError:
+            values = np.array([r[col] for r in rows])
+        data_vars[snake(label)] = (("peak",), values, {"long_name": label})
+    return xr.Dataset(
+        data_vars,
+        coords={"name": ("peak", [r[0] for r in rows])},
+        attrs={"source_format": "casaxps_results", "source_file": path.name, "text": "\n".join(lines)},
+    )

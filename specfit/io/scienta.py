@@ -240,13 +240,15 @@ def read_scienta_ibw(path: str | os.PathLike, *, technique: str | None = None) -
 
 @read_scienta_ibw.sniffer
 def _sniff_ibw(head: bytes, path: Path) -> float:
-    # Igor binary wave version 2/3/5 in either byte order, with an SES note
-    if len(head) < 8:
+    # Igor binary wave: version 2/3/5 in either byte order, and the 16-bit checksum over the
+    # binary + wave headers (126 bytes for v2/v3, 384 for v5) is zero
+    if len(head) < 384:
         return 0.0
-    version_le = int.from_bytes(head[:2], "little")
-    version_be = int.from_bytes(head[:2], "big")
-    if version_le in (2, 3, 5) or version_be in (2, 3, 5):
-        if b"[SES]" in head or b"Region Name=" in head:
-            return 1.0
-        return 0.3 if path.suffix.lower() == ".ibw" else 0.0
+    for order in ("<", ">"):
+        version = int.from_bytes(head[:2], "little" if order == "<" else "big")
+        size = {2: 126, 3: 126, 5: 384}.get(version)
+        if size is None:
+            continue
+        if int(np.frombuffer(head[:size], dtype=f"{order}u2").sum()) % 65536 == 0:
+            return 1.0 if (b"[SES]" in head or b"Region Name=" in head) else 0.7
     return 0.0

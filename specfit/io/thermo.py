@@ -108,7 +108,7 @@ def _spectrum(rows: list[tuple], sheet: str, path) -> xr.Dataset | None:
             comps.append(data[:, col])
             comp_names.append(label)
     if comps:
-        variables["fit_components"] = (("component", kind), np.array(comps), {"component_names": comp_names})
+        variables["fit_components"] = (("component", kind), np.array(comps), {"long_name": "Avantage component curves"})
     source_vgd = next((r[0] for r in rows[axis_row + 1 : header] if r and isinstance(r[0], str) and r[0].strip()), "")
     region_raw = re.sub(r"\s*scan\s*$", "", sheet, flags=re.IGNORECASE).strip()
     attrs = {
@@ -130,7 +130,7 @@ def _spectrum(rows: list[tuple], sheet: str, path) -> xr.Dataset | None:
         axis_attrs={"label": energy_label},
     )
     if comps:
-        ds = ds.assign_coords(component=("component", comp_names))
+        ds = ds.assign_coords(component_name=("component", comp_names))
     return ds
 
 
