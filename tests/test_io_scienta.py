@@ -56,3 +56,21 @@ def test_metadata():
     assert ds.attrs["region"] == "Ag 3d" and ds.attrs["instrument"] == "R3000-6MS014"
     assert ds.attrs["acquired_at"] == "2023-03-08T15:24:35" and ds.attrs["dwell_time_s"] == pytest.approx(0.203)
     assert ds.attrs["scans"] == 2 and ds.attrs["analyser_lens_mode"] == "Transmission"
+
+
+def test_several_regions_in_one_text_file(tmp_path):
+    a = corpus_path("xps", "scienta_txt", "Ag_0001.txt").read_text()
+    b = corpus_path("xps", "scienta_txt", "Ag_0002.txt").read_text()
+    body_b = b[b.index("[Region 1]") :]
+    for section in ("Region", "Info", "Run Mode Information", "Data"):
+        body_b = body_b.replace(f"[{section} 1]", f"[{section} 2]")
+    text = a.replace("Number of Regions=0001", "Number of Regions=0002") + "\n" + body_b
+    path = tmp_path / "two.txt"
+    path.write_text(text)
+    tree = specfit.read(path)
+    assert list(tree.children) == ["Ag3d", "VB"]
+    assert tree["Ag3d"].ds.sizes["binding_energy"] == 361 and tree["VB"].ds.sizes["binding_energy"] == 801
+    assert tree["VB"].ds.attrs["excitation_energy_ev"] == 153
+    path.write_text(text.replace("Number of Regions=0002", "Number of Regions=0003"))
+    with pytest.raises(specfit.CorruptFileError, match="3 regions"):
+        specfit.read(path)

@@ -127,3 +127,25 @@ def test_damaged_xy_row(tmp_path):
     with pytest.raises(CorruptFileError) as info:
         specfit.read(tmp_path / "bad.xy")
     assert info.value.line == k + 1
+
+
+def test_xy_separate_scans_and_cycles(tmp_path):
+    header = corpus_path("xps", "specs_xy", "MgFe2O4_small.xy").read_text().split("# Cycle: 0")[0]
+    header = header.replace("Values/Curve:                 1351", "Values/Curve:                 3")
+    parts = [header]
+    expected = np.zeros((2, 2, 3))
+    for cycle in range(2):
+        parts.append(f"# Cycle: {cycle}\n#\n# Number of Scans: 2\n\n")
+        for scan in range(2):
+            parts.append(f"# Cycle: {cycle}, Curve: 0, Scan: {scan}\n#\n# ColumnLabels: energy counts/s\n#\n")
+            for k, be in enumerate((102.0, 101.0, 100.0)):
+                value = 1000 * cycle + 100 * scan + k
+                expected[cycle, scan, k] = value
+                parts.append(f"{be}  {value}\n")
+            parts.append("\n")
+    path = tmp_path / "scans.xy"
+    path.write_text("".join(parts))
+    ds = specfit.read(path)["Survey"].to_dataset()
+    assert ds.intensity.dims == ("cycle", "scan", "binding_energy")
+    np.testing.assert_array_equal(ds.intensity, expected)
+    np.testing.assert_array_equal(ds.binding_energy, [102.0, 101.0, 100.0])

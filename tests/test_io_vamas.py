@@ -31,6 +31,8 @@ def make_vamas(
     leading_blank: int = 0,
     newline: str = "\n",
     n_blocks: int | None = None,
+    future_experiment: tuple[str, ...] = (),
+    future_block: tuple[str, ...] = (),
 ) -> str:
     lines = [""] * leading_blank + [
         "VAMAS Surface Chemical Analysis Standard Data Transfer Format 1988 May 4",
@@ -54,7 +56,8 @@ def make_vamas(
     inclusion = inclusion or []
     lines.append(str(len(inclusion)))
     lines += [str(k) for k in inclusion]
-    lines += ["0", "0", "0", str(len(blocks) if n_blocks is None else n_blocks)]
+    lines += ["0", str(len(future_experiment)), str(len(future_block)), *future_experiment]
+    lines.append(str(len(blocks) if n_blocks is None else n_blocks))
     for i, b in enumerate(blocks):
         first = i == 0
         inc = (lambda k: True) if (first or not inclusion) else (lambda k: k in inclusion)
@@ -83,6 +86,8 @@ def make_vamas(
             lines += ["1E+37", "1E+37"]
         if mode in ("MAP", "MAPDP", "MAPSV", "MAPSVDP", "SEM") and inc(17):
             lines += ["100", "100"]
+        if mode in ("MAPSV", "MAPSVDP", "SEM") and inc(18):
+            lines += ["1", "1", "64", "1", "64", "64"]
         if inc(19):
             lines.append("0")
         if inc(20):
@@ -128,6 +133,7 @@ def make_vamas(
             lines.append("0")
         if inc(40):
             lines += ["1", "Extra", "d", "7"]
+        lines += list(future_block)
         values = np.asarray(b["values"], dtype=float)  # (points, variables)
         lines.append(str(values.size))
         for col in range(values.shape[1]):
@@ -240,12 +246,24 @@ def test_inclusion_list_copies_parameters_from_first_block(tmp_path):
     np.testing.assert_array_equal(b.intensity, np.arange(5.0) * 2)
 
 
-@pytest.mark.parametrize("mode", ["MAP", "MAPDP", "NORM", "SDP"])
+@pytest.mark.parametrize("mode", ["MAP", "MAPDP", "MAPSV", "MAPSVDP", "NORM", "SDP", "SDPSV", "SEM", "NOEXP"])
 def test_experiment_modes(tmp_path, mode):
     text = make_vamas([{"start": 10.0, "step": 1.0, "values": np.arange(4.0)[:, None]}], mode=mode)
     ((_, ds),) = list(leaves(specfit.read(_write(tmp_path, text))))
     np.testing.assert_array_equal(ds.intensity, np.arange(4.0))
     assert ds.attrs["param_extra"] == 7  # every mode-dependent line was consumed
+    assert ds.attrs["experiment_mode"] == mode
+
+
+def test_future_upgrade_entries(tmp_path):
+    blocks = [{"start": 10.0, "step": 1.0, "values": np.arange(4.0)[:, None] + k} for k in range(2)]
+    text = make_vamas(blocks, future_experiment=("fx1", "fx2"), future_block=("fb1",))
+    tree = read_vamas(_write(tmp_path, text), group_profiles=False)
+    a, b = (tree[n].to_dataset() for n in ("Mo 3d", "Mo 3d_2"))
+    np.testing.assert_array_equal(b.intensity, np.arange(4.0) + 1)
+    meta = original_metadata(a)
+    assert meta["header"]["future_experiment_entries"] == ["fx1", "fx2"]
+    assert meta["block"]["future_upgrade_entries"] == ["fb1"]
 
 
 def test_leading_blank_lines_and_crlf(tmp_path):

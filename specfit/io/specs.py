@@ -191,19 +191,17 @@ def read_specs_xy(path: str | os.PathLike, *, technique: str | None = None) -> x
         stack = np.full((len(cycles), len(scans), shape[0], shape[1]), np.nan)
         for c, a in zip(curves, arrays):
             stack[cycles.index(c["cycle"]), scans.index(c["scan"] or 0)] = a
+        # keep cycle/scan dimensions only where there is more than one
         lead: dict[str, np.ndarray] = {}
-        index: tuple = ()
-        if len(cycles) > 1:
-            lead["cycle"] = np.asarray(cycles)
+        values = stack
+        if len(scans) == 1:
+            values = values[:, 0]
         else:
-            index += (0,)
-        if len(scans) > 1:
             lead["scan"] = np.asarray(scans)
+        if len(cycles) == 1:
+            values = values[0]
         else:
-            index += (slice(None),) if len(cycles) > 1 else (0,)
-        values = stack[index] if index else stack
-        if len(cycles) > 1 and len(scans) == 1:
-            values = stack[:, 0]
+            lead = {"cycle": np.asarray(cycles), **lead}
         x = arrays[0][:, 0]
         meta = region["meta"]
         hv = _float(meta.get("Excitation Energy"))
