@@ -76,7 +76,8 @@ def make_vamas(
             lines += [str(v) for v in b.get("exp_values", [0] * len(exp_vars))]
         if inc(12):
             lines.append("Al")
-        if mode in ("MAPDP", "MAPSVDP", "SDP", "SDPSV") and inc(13):
+        sputter_ion = b.get("technique", "XPS") in ("SIMS", "SNMS", "ISS", "FABMS")
+        if (mode in ("MAPDP", "MAPSVDP", "SDP", "SDPSV") or sputter_ion) and inc(13):
             lines += ["18", "1", "1"]
         if inc(14):
             lines.append(str(b.get("hv", 1486.6)))
@@ -450,3 +451,19 @@ def test_matches_vamas_package_element_by_element(rel):
         assert meta["source_energy"] == block.analysis_source_characteristic_energy
         assert meta["pass_energy"] == block.analyzer_pass_energy_or_retard_ratio_or_mass_res
         assert meta["scans"] == block.num_scans_to_compile_block
+
+
+def test_sims_block_on_a_mass_axis(tmp_path):
+    block = {
+        "start": 1.0,
+        "step": 1.0,
+        "values": np.array([[5.0], [50.0], [7.0]]),
+        "technique": "SIMS",
+        "x_label": "mass",
+        "species": "Si",
+        "transition": "+",
+    }
+    text = make_vamas([block]).replace("\nmass\neV\n", "\nmass\nu\n")
+    ((_, ds),) = list(leaves(specfit.read(_write(tmp_path, text))))
+    assert ds.attrs["technique"] == "tofsims" and ds.intensity.dims == ("mass",)
+    np.testing.assert_array_equal(ds.mass, [1.0, 2.0, 3.0])

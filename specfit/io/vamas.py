@@ -56,7 +56,7 @@ SCAN_MODES = ("REGULAR", "IRREGULAR", "MAPPING")
 DEPTH_PROFILE_MODES = ("MAPDP", "MAPSVDP", "SDP", "SDPSV")
 _SPUTTER_ION_TECHNIQUES = ("SNMS energy spec", "FABMS", "FABMS energy spec", "ISS", "SIMS", "SIMS energy spec", "SNMS")
 _SPUTTER_SOURCE_TECHNIQUES = ("AES diff", "AES dir", "EDX", "ELS", "UPS", "XPS", "XRF")
-_TECHNIQUE_MAP = {"xps": "xps", "ups": "xps", "aes diff": "aes", "aes dir": "aes"}
+_TECHNIQUE_MAP = {"xps": "xps", "ups": "xps", "aes diff": "aes", "aes dir": "aes", "sims": "tofsims"}
 
 
 class _Lines:
@@ -438,8 +438,9 @@ def parse_vamas(text: str, path: str | os.PathLike | None = None) -> VamasFile:
     n_exp_future = cur.count("number of future upgrade experiment entries")
     h["future_block_entries"] = cur.count("number of future upgrade block entries")
     h["future_experiment_entries"] = [cur.text("future upgrade experiment entry") for _ in range(n_exp_future)]
-    # a block takes at least ~40 lines: a header claiming more blocks than that is damaged
-    n_blocks = cur.integer("number of blocks", minimum=0, maximum=max(cur.remaining // 20, 1))
+    # even a block that repeats no parameter (exclusion list) has identifier, sample, value count,
+    # one min/max pair and a value: a header claiming more blocks than that is damaged
+    n_blocks = cur.integer("number of blocks", minimum=0, maximum=max(cur.remaining // 6, 1))
     vf = VamasFile(h)
     first: dict[str, Any] | None = None
     for _ in range(n_blocks):
@@ -527,11 +528,13 @@ def _axis(block: VamasBlock, header: dict[str, Any], path) -> tuple[str, np.ndar
         kind = "kinetic_energy"
     elif units.lower() == "ev":
         kind = "kinetic_energy" if "energy" in low else "energy"
+    elif units.lower() in ("u", "amu", "m/z") or "mass" in low:
+        kind = "mass"  # SIMS / SNMS / FABMS blocks
     else:
         kind = "energy"
     if kind == "energy" and units.lower() not in ("ev", ""):
         raise ReadError(
-            path, f"abscissa {label!r} in {units!r} is not an energy axis specfit knows", line=block.first_line
+            path, f"abscissa {label!r} in {units!r} is not an axis specfit knows (eV or u)", line=block.first_line
         )
     if not np.all(np.isfinite(x)):
         raise CorruptFileError(path, "abscissa holds non-finite values", line=block.first_line)
