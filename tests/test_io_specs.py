@@ -129,23 +129,40 @@ def test_damaged_xy_row(tmp_path):
     assert info.value.line == k + 1
 
 
-def test_xy_separate_scans_and_cycles(tmp_path):
+def _synthetic_xy(tmp_path, cycles: int, scans: int, curves: int = 1, drop: tuple[int, int] | None = None):
     header = corpus_path("xps", "specs_xy", "MgFe2O4_small.xy").read_text().split("# Cycle: 0")[0]
     header = header.replace("Values/Curve:                 1351", "Values/Curve:                 3")
     parts = [header]
-    expected = np.zeros((2, 2, 3))
-    for cycle in range(2):
-        parts.append(f"# Cycle: {cycle}\n#\n# Number of Scans: 2\n\n")
-        for scan in range(2):
-            parts.append(f"# Cycle: {cycle}, Curve: 0, Scan: {scan}\n#\n# ColumnLabels: energy counts/s\n#\n")
-            for k, be in enumerate((102.0, 101.0, 100.0)):
-                value = 1000 * cycle + 100 * scan + k
-                expected[cycle, scan, k] = value
-                parts.append(f"{be}  {value}\n")
-            parts.append("\n")
+    expected = np.full((cycles, scans, curves, 3), np.nan)
+    for cycle in range(cycles):
+        parts.append(f"# Cycle: {cycle}\n#\n# Number of Scans: {scans}\n\n")
+        for scan in range(scans):
+            if (cycle, scan) == drop:
+                continue
+            for curve in range(curves):
+                parts.append(f"# Cycle: {cycle}, Curve: {curve}, Scan: {scan}\n#\n# ColumnLabels: energy counts/s\n#\n")
+                for k, be in enumerate((102.0, 101.0, 100.0)):
+                    value = 1000 * cycle + 100 * scan + 10 * curve + k
+                    expected[cycle, scan, curve, k] = value
+                    parts.append(f"{be}  {value}\n")
+                parts.append("\n")
     path = tmp_path / "scans.xy"
     path.write_text("".join(parts))
+    return path, expected
+
+
+def test_xy_separate_scans_and_cycles(tmp_path):
+    path, expected = _synthetic_xy(tmp_path, 2, 2)
     ds = specfit.read(path)["Survey"].to_dataset()
     assert ds.intensity.dims == ("cycle", "scan", "binding_energy")
-    np.testing.assert_array_equal(ds.intensity, expected)
+    np.testing.assert_array_equal(ds.intensity, expected[:, :, 0])
     np.testing.assert_array_equal(ds.binding_energy, [102.0, 101.0, 100.0])
+    assert ds.attrs["missing_curves"] == 0
+
+
+def test_xy_several_curves_and_an_interrupted_scan(tmp_path):
+    path, expected = _synthetic_xy(tmp_path, 1, 3, curves=2, drop=(0, 2))
+    ds = specfit.read(path)["Survey"].to_dataset()
+    assert ds.intensity.dims == ("scan", "index", "binding_energy")
+    np.testing.assert_array_equal(ds.intensity, expected[0])  # the missing scan stays NaN
+    assert ds.attrs["missing_curves"] == 2

@@ -198,12 +198,15 @@ def read_phi(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
         units = intensity_units(tr["unit"])
         if profile or tr["cycles"] > 1:
             data = tr["values"].reshape(tr["cycles"], tr["points"])
+            # sputter cycles of a depth profile are etch levels; repeated cycles of a plain
+            # spectrum file are just cycles
+            series = "etch_level" if profile else "cycle"
             coords: dict[str, tuple] = {}
             if sputter_times is not None and sputter_times["cycles"] >= len(regions):
                 per_region = sputter_times["values"].reshape(-1, sputter_times["points"])
                 if per_region.shape[1] == tr["cycles"] and k < per_region.shape[0]:
                     coords["sputter_time"] = (
-                        ("etch_level",),
+                        (series,),
                         per_region[k] + 0.0,
                         {"units": "s", "long_name": "Sputter time"},
                     )
@@ -212,7 +215,7 @@ def read_phi(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
                 per_region = profile_signal["values"].reshape(-1, profile_signal["points"])
                 if per_region.shape[1] == tr["cycles"] and k < per_region.shape[0]:
                     variables["profile_signal"] = (
-                        ("etch_level",),
+                        (series,),
                         per_region[k],
                         {"units": intensity_units(profile_signal["unit"]), "long_name": "PHI per-cycle region signal"},
                     )
@@ -223,7 +226,7 @@ def read_phi(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
                 excitation_energy=hv,
                 units=units,
                 attrs=attrs,
-                extra_dims={"etch_level": np.arange(tr["cycles"])},
+                extra_dims={series: np.arange(tr["cycles"])},
                 coords=coords,
                 variables=variables,
             )

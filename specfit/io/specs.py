@@ -188,20 +188,37 @@ def read_specs_xy(path: str | os.PathLike, *, technique: str | None = None) -> x
             raise CorruptFileError(path, f"region {region['name']!r}: fewer than 2 points", line=region["line"])
         cycles = sorted({c["cycle"] for c in curves})
         scans = sorted({c["scan"] if c["scan"] is not None else 0 for c in curves})
-        stack = np.full((len(cycles), len(scans), shape[0], shape[1]), np.nan)
+        declared_scans = _float(region["meta"].get("Number of Scans"))
+        if any(c["scan"] is not None for c in curves) and declared_scans is not None:
+            # separately exported scans: the declared count also covers scans that never came
+            if declared_scans * len(cycles) * shape[0] * shape[1] > 50_000_000:
+                raise CorruptFileError(
+                    path,
+                    f"region {region['name']!r}: {declared_scans:g} scans declared, implausible",
+                    line=region["line"],
+                )
+            scans = sorted(set(scans) | set(range(int(declared_scans))))
+        curve_ids = sorted({c["curve"] for c in curves})  # several curves per scan: detector slices
+        stack = np.full((len(cycles), len(scans), len(curve_ids), shape[0], shape[1]), np.nan)
+        seen: set[tuple[int, int, int]] = set()
         for c, a in zip(curves, arrays):
-            stack[cycles.index(c["cycle"]), scans.index(c["scan"] or 0)] = a
-        # keep cycle/scan dimensions only where there is more than one
+            key = (cycles.index(c["cycle"]), scans.index(c["scan"] or 0), curve_ids.index(c["curve"]))
+            if key in seen:
+                raise CorruptFileError(path, "the same cycle/curve/scan appears twice", line=c["line"])
+            seen.add(key)
+            stack[key] = a
+        # an interrupted acquisition leaves cycles/scans missing: they stay NaN and are counted
+        missing = stack.shape[0] * stack.shape[1] * stack.shape[2] - len(seen)
+        # keep cycle/scan/curve dimensions only where there is more than one
         lead: dict[str, np.ndarray] = {}
         values = stack
-        if len(scans) == 1:
-            values = values[:, 0]
-        else:
-            lead["scan"] = np.asarray(scans)
-        if len(cycles) == 1:
-            values = values[0]
-        else:
-            lead = {"cycle": np.asarray(cycles), **lead}
+        for axis_index, (dim, ids) in reversed(
+            list(enumerate((("cycle", cycles), ("scan", scans), ("index", curve_ids))))
+        ):
+            if len(ids) == 1:
+                values = np.take(values, 0, axis=axis_index)
+            else:
+                lead = {dim: np.asarray(ids), **lead}
         x = arrays[0][:, 0]
         meta = region["meta"]
         hv = _float(meta.get("Excitation Energy"))
@@ -222,6 +239,7 @@ def read_specs_xy(path: str | os.PathLike, *, technique: str | None = None) -> x
             "instrument": meta.get("Analyzer", ""),
             "analyser_mode": meta.get("Scan Mode", ""),
             "source_label": meta.get("Source", ""),
+            "missing_curves": missing,
             "original_metadata": {"settings": settings, "region": meta, "curves": [c["meta"] for c in curves]},
         }
         for key, attr in (
