@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import specfit
 from specfit.conventions import leaves, original_metadata, validate
@@ -467,3 +469,40 @@ def test_sims_block_on_a_mass_axis(tmp_path):
     ((_, ds),) = list(leaves(specfit.read(_write(tmp_path, text))))
     assert ds.attrs["technique"] == "tofsims" and ds.intensity.dims == ("mass",)
     np.testing.assert_array_equal(ds.mass, [1.0, 2.0, 3.0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 10**6), st.sampled_from(["delete", "duplicate", "garbage", "negative", "huge"])),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_line_edits_give_read_error_or_valid_tree(tmp_path, edits):
+    blocks = [
+        {"start": 1250.0, "step": 0.1, "values": np.arange(12.0).reshape(6, 2), "variables": [("c", "d"), ("T", "d")]},
+        {"start": 900.0, "step": 1.0, "values": np.arange(4.0)[:, None], "species": "O", "transition": "1s"},
+    ]
+    lines = make_vamas(blocks, mode="SDP").splitlines()
+    for position, kind in edits:
+        k = position % len(lines)
+        if kind == "delete":
+            del lines[k]
+        elif kind == "duplicate":
+            lines.insert(k, lines[k])
+        elif kind == "garbage":
+            lines[k] = "x#?"
+        elif kind == "negative":
+            lines[k] = "-3"
+        else:
+            lines[k] = "999999999"
+        if not lines:
+            lines = ["VAMAS"]
+    path = _write(tmp_path, "\n".join(lines) + "\n", "edited.vms")
+    try:
+        tree = specfit.read(path)
+    except ReadError as exc:
+        assert "edited.vms" in str(exc)
+    else:
+        validate(tree)

@@ -430,6 +430,10 @@ def _xml_region(rd: ET.Element, group: str, path, channel_alignment: str) -> xr.
         tail = int(_value(rd, "mcd_tail", path))
     except (KeyError, ValueError) as exc:
         raise CorruptFileError(path, f"region {name!r}: RegionDef value missing or invalid ({exc})") from None
+    if npts < 2 or curves < 1 or head < 0 or tail < 0 or delta == 0:
+        raise CorruptFileError(
+            path, f"region {name!r}: implausible RegionDef ({npts} values, {curves} curves, head {head}, tail {tail})"
+        )
     analyzer = _named(rd, "analyzer_info")
     detectors = _named(analyzer, "detectors") if analyzer is not None else None
     shifts = np.array([float(_value(d, "shift", path)) for d in detectors]) if detectors is not None else np.zeros(1)
