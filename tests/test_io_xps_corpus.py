@@ -123,3 +123,18 @@ def test_cli_info(path, capsys):
     assert main(["info", "--json", str(path)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["blocks"]) == n_leaves and summary["format"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", SPECTRA, ids=ids(SPECTRA))
+def test_native_storage_round_trip(path, tmp_path):
+    tree = specfit.read(path)
+    out = tmp_path / "tree.h5"
+    specfit.save(tree, out)
+    back = specfit.load(out)
+    before, after = dict(leaves(tree)), dict(leaves(back))
+    assert before.keys() == after.keys()
+    for node, ds in before.items():
+        np.testing.assert_array_equal(ds.intensity.values, after[node].intensity.values)
+        assert set(ds.data_vars) == set(after[node].data_vars)
+        assert ds.attrs["original_metadata"] == after[node].attrs["original_metadata"]
