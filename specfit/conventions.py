@@ -128,28 +128,57 @@ def _clean_value(key: str, value: Any) -> Any:
             return [v.item() for v in arr]
         if arr.ndim == 1 and arr.size and all(isinstance(v, str) for v in value):
             return json.dumps(list(value))
-        return json.dumps(_jsonable(value))
+        return json.dumps(jsonable(value))
     if isinstance(value, Mapping):
-        return json.dumps(_jsonable(value))
+        return json.dumps(jsonable(value))
     if value is None:
         return ""
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Convert nested metadata into JSON-ready Python values.
+
+    numpy scalars become numbers, arrays become lists (structured arrays and arrays of more than
+    10,000 elements are described, not dumped), bytes are decoded as Latin-1, non-finite floats
+    become strings and anything else its ``str``.
+    """
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        if value.dtype.names or value.size > 10000:
+            return f"<array {value.shape} {value.dtype}>"
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return jsonable(value.item())
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def processing_history(obj: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
+    """The processing steps recorded on ``obj`` (attribute ``processing``, a JSON list; ``[]`` if none)."""
+    raw = obj.attrs.get("processing", "")
+    if not raw:
+        return []
+    try:
+        history = json.loads(raw)
+    except (TypeError, ValueError):
+        return []
+    return history if isinstance(history, list) else []
+
+
+def record_processing(attrs: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``attrs`` with ``entry`` (``{"step": ..., parameters}``) appended to its processing history."""
+    history = processing_history(xr.Dataset(attrs=dict(attrs)))
+    history.append(jsonable(dict(entry)))
+    return {**attrs, "processing": json.dumps(history)}
 
 
 def sanitize_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:

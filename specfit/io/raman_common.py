@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..conventions import make_leaf
+from ..conventions import jsonable, make_leaf
 
 __all__ = [
     "HC_EV_CM",
@@ -191,31 +191,9 @@ def native_axis_name(name: str, units: str | None) -> str | None:
     return None
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        if value.dtype.names:  # structured (e.g. RGB image) arrays: describe, do not dump
-            return f"<array {value.shape} {value.dtype}>"
-        if value.size > 10000:
-            return f"<array {value.shape} {value.dtype}>"
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
 def metadata_json(value: Any) -> str:
     """JSON text of a nested metadata dict (numpy values converted, big arrays summarised)."""
-    return json.dumps(_jsonable(value))
+    return json.dumps(jsonable(value))
 
 
 def intensity_units(quantity: str | None) -> str:

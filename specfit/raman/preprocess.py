@@ -20,7 +20,6 @@ Steps:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,7 +28,7 @@ import xarray as xr
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import savgol_filter
 
-from ..conventions import INTENSITY, SPECTRAL_AXES
+from ..conventions import INTENSITY, SPECTRAL_AXES, jsonable, processing_history, record_processing
 from ..errors import SpecfitError
 
 __all__ = [
@@ -85,24 +84,6 @@ def _axis_dim(da: xr.DataArray, dim: str | None) -> str:
     return axes[-1]
 
 
-def processing_history(obj: xr.DataArray | xr.Dataset) -> list[dict[str, Any]]:
-    """The list of processing steps recorded on ``obj`` (empty when none)."""
-    raw = obj.attrs.get("processing", "")
-    if not raw:
-        return []
-    try:
-        history = json.loads(raw)
-    except (TypeError, ValueError):
-        return []
-    return history if isinstance(history, list) else []
-
-
-def _record(attrs: dict, entry: dict[str, Any]) -> dict:
-    history = processing_history(xr.Dataset(attrs=attrs))
-    history.append(entry)
-    return {**attrs, "processing": json.dumps(history)}
-
-
 def _merge(
     obj: xr.DataArray | xr.Dataset,
     new: xr.DataArray,
@@ -111,7 +92,7 @@ def _merge(
 ) -> xr.DataArray | xr.Dataset:
     """Put the processed intensity back in the caller's container, with the step recorded."""
     da, ds = _split(obj)
-    new = new.assign_attrs(_record(dict(new.attrs), entry))
+    new = new.assign_attrs(record_processing(new.attrs, entry))
     if ds is None:
         return new
     out = ds.copy()
@@ -122,7 +103,7 @@ def _merge(
     out[INTENSITY] = new
     for name, value in (extra or {}).items():
         out[name] = value
-    out.attrs = _record(dict(ds.attrs), entry)
+    out.attrs = record_processing(ds.attrs, entry)
     return out
 
 
@@ -350,21 +331,9 @@ def remove_baseline(
     ).transpose(*da.dims)
     baseline = baseline.assign_attrs(units=da.attrs.get("units", ""), long_name=f"Baseline ({method})")
     corrected = (da - baseline).assign_attrs(da.attrs)
-    entry = {"step": "baseline", "method": method, "library": "pybaselines", **_jsonable(full)}
+    entry = {"step": "baseline", "method": method, "library": "pybaselines", **jsonable(full)}
     out = _merge(obj, corrected, entry, extra={"baseline": baseline})
     return out, baseline
-
-
-def _jsonable(params: dict) -> dict:
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, int | float | str | bool) or value is None:
-            out[key] = value
-        else:
-            out[key] = repr(value)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

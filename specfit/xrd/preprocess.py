@@ -9,7 +9,6 @@ pattern is processed on its own. Every step appends a record to the attribute ``
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -18,7 +17,7 @@ import numpy as np
 import xarray as xr
 from pybaselines import Baseline
 
-from ..conventions import INTENSITY, leaves, spectral_axis
+from ..conventions import INTENSITY, jsonable, leaves, processing_history, record_processing, spectral_axis
 from ..errors import SpecfitError
 
 __all__ = ["correct_zero_shift", "mask_regions", "processing_history", "strip_kalpha2", "subtract_background"]
@@ -29,16 +28,8 @@ XrObj = TypeVar("XrObj", xr.Dataset, xr.DataArray, xr.DataTree)
 _DEFAULT_KALPHA = (1.540598, 1.544426)
 
 
-def processing_history(obj: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
-    """Decode the ``processing`` attribute (``[]`` when the object has not been processed)."""
-    raw = obj.attrs.get("processing", "")
-    return json.loads(raw) if raw else []
-
-
 def _record(obj: xr.Dataset | xr.DataArray, step: dict[str, Any]) -> None:
-    history = processing_history(obj)
-    history.append(step)
-    obj.attrs["processing"] = json.dumps(history)
+    obj.attrs = record_processing(obj.attrs, step)
 
 
 def _per_leaf(obj: XrObj, func: Callable[[Any], Any]) -> XrObj:
@@ -145,19 +136,10 @@ def subtract_background(
         out = _replace(item, corrected)
         if keep_background and isinstance(out, xr.Dataset):
             out["background"] = background.assign_attrs(units=da.attrs.get("units", ""), method=method)
-        _record(out, {"step": "subtract_background", "method": method, **_jsonable(options)})
+        _record(out, {"step": "subtract_background", "method": method, **jsonable(options)})
         return out
 
     return _per_leaf(obj, apply)
-
-
-def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in options.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value if isinstance(value, str | int | float | bool | list | tuple | type(None)) else str(value)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------- Kα2 strip
