@@ -26,6 +26,7 @@ import hashlib
 import math
 import os
 import tempfile
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ KALPHA2_RATIO = 0.5
 #: Scherrer constant for spherical crystallites (FWHM-based), Langford & Wilson, J. Appl. Cryst. 11 (1978) 102.
 SCHERRER_K = 0.9
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _MEMORY_CACHE: OrderedDict[str, Reflections] = OrderedDict()
 _MEMORY_CACHE_SIZE = 512
 
@@ -216,13 +217,25 @@ def _cache_key(structure_key: str, wavelength: float, rng: tuple[int, int]) -> s
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+_PMG_LOCK = threading.Lock()
+
+
 def _compute(structure: Structure, wavelength: float, rng: tuple[int, int]) -> Reflections:
+    from pymatgen.analysis.diffraction.core import AbstractDiffractionPatternCalculator
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
 
     calc = XRDCalculator(wavelength=wavelength)
-    with warnings.catch_warnings():
+    # pymatgen merges reflections closer than TWO_THETA_TOL (1e-5°) into one line with one hkl list.
+    # Reflections that coincide only by accident in the reference cell split when the cell is
+    # strained, so merge only numerically identical angles (symmetry-equivalent reflections) here.
+    with _PMG_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pattern = calc.get_pattern(structure, scaled=False, two_theta_range=rng)
+        saved = AbstractDiffractionPatternCalculator.TWO_THETA_TOL
+        AbstractDiffractionPatternCalculator.TWO_THETA_TOL = 1e-9
+        try:
+            pattern = calc.get_pattern(structure, scaled=False, two_theta_range=rng)
+        finally:
+            AbstractDiffractionPatternCalculator.TWO_THETA_TOL = saved
     hkl = []
     mult = []
     for families in pattern.hkls:
