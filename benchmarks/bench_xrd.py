@@ -33,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from specfit.xrd.match import fit_phases, identify  # noqa: E402
-from specfit.xrd.phases import Phase, library  # noqa: E402
-from specfit.xrd.simulate import Instrument, reflections, synthetic_mixture  # noqa: E402
+from specfit.xrd.match import fit_phases, identify
+from specfit.xrd.phases import Phase, library
+from specfit.xrd.simulate import Instrument, reflections, synthetic_mixture
 
 warnings.simplefilter("ignore")
 
@@ -71,7 +71,7 @@ def accuracy(n_cases: int, seed: int = 2026) -> dict:
     times: list[float] = []
     failures = []
     for k in range(n_cases):
-        ds, truth, chosen = random_case(rng, phases)
+        ds, truth, _chosen = random_case(rng, phases)
         t0 = time.perf_counter()
         result = identify(ds)
         times.append(time.perf_counter() - t0)

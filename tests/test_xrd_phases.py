@@ -126,7 +126,7 @@ def test_user_cif_and_structure_candidates(tmp_path):
 def test_bad_cif_raises_specfit_error_naming_the_file(tmp_path, content):
     path = tmp_path / "bad.cif"
     path.write_text(content)
-    with pytest.raises(SpecfitError, match="bad.cif"):
+    with pytest.raises(SpecfitError, match=r"bad\.cif"):
         Phase.from_cif(path)
     with pytest.raises(SpecfitError, match="not found"):
         Phase.from_cif(tmp_path / "absent.cif")

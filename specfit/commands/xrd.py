@@ -62,7 +62,8 @@ def run_identify(args: argparse.Namespace) -> int:
         }
         print_json(out)
         return 0
-    print(f"{args.path}: Rwp {100 * result.rwp:.2f} % (Rexp {100 * result.rexp:.2f} %), λ {result.instrument.wavelength} Å")
+    lam = result.instrument.wavelength
+    print(f"{args.path}: Rwp {100 * result.rwp:.2f} % (Rexp {100 * result.rexp:.2f} %), λ {lam} Å")
     print(f"  {'phase':<16} {'score':>5} {'wt%':>12} {'a (Å)':>10} {'b (Å)':>10} {'c (Å)':>10} {'size (nm)':>10}")
     for p in result.phases:
         size = f"{p.crystallite_size_nm:.0f}" if p.crystallite_size_nm else ">1e4"
@@ -112,5 +113,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     phases.add_argument("--json", action="store_true")
     phases.set_defaults(func=run_phases)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-

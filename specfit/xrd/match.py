@@ -119,7 +119,7 @@ def _estimate_background(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     from pybaselines import Baseline
 
     step = float(np.median(np.diff(x)))
-    half = max(5, int(round(1.5 / step)))
+    half = max(5, round(1.5 / step))
     with np.errstate(all="ignore"):
         bkg, _ = Baseline(x).snip(y, max_half_window=half, decreasing=True, smooth_half_window=max(1, int(0.05 / step)))
     return np.minimum(bkg, y.max())
@@ -135,7 +135,7 @@ class _Peaks:
 def _find_peaks(x: np.ndarray, y: np.ndarray, background: np.ndarray) -> _Peaks:
     step = float(np.median(np.diff(x)))
     net = y - background
-    win = max(5, int(round(0.06 / step)) | 1)
+    win = max(5, round(0.06 / step) | 1)
     smooth = signal.savgol_filter(net, win, 2) if win < net.size else net
     noise = _sigma(np.clip(background, 1.0, None))
     idx, props = signal.find_peaks(smooth, prominence=0.0, distance=max(1, int(0.04 / step)))
@@ -182,7 +182,7 @@ def search_match(
     background = _estimate_background(x, y) if background is None else background
     peaks = _find_peaks(x, y, background)
     tol = tolerance if tolerance is not None else max(0.04, 0.66 * peaks.fwhm)
-    grid = np.linspace(1.0 - strain_range, 1.0 + strain_range, int(round(2 * strain_range / 0.0004)) + 1)
+    grid = np.linspace(1.0 - strain_range, 1.0 + strain_range, round(2 * strain_range / 0.0004) + 1)
     obs = np.sort(peaks.position)
     out = []
     lo, hi = float(x[0]), float(x[-1])
@@ -729,7 +729,7 @@ def _quick_additions(
     inst = result.instrument
     sizes = [p.crystallite_size_nm for p in result.phases if p.crystallite_size_nm]
     size = float(np.median(sizes)) if sizes else np.inf
-    grid = np.linspace(1.0 - strain_range, 1.0 + strain_range, int(round(2 * strain_range / 0.0004)) + 1)
+    grid = np.linspace(1.0 - strain_range, 1.0 + strain_range, round(2 * strain_range / 0.0004) + 1)
     out = []
     for cand in rest:
         best = (0.0, cand.cell_scale)
@@ -853,9 +853,10 @@ def _identify(
         raise SpecfitError(
             f"no candidate phase matches the pattern (best: {ranked[0].phase.name} score {ranked[0].score:.2f})"
         )
-    chosen = _greedy_select(
-        x, y, shortlist, instrument, peaks.fwhm, n_background, max_phases, min_improvement
-    ) or shortlist[:1]
+    chosen = (
+        _greedy_select(x, y, shortlist, instrument, peaks.fwhm, n_background, max_phases, min_improvement)
+        or shortlist[:1]
+    )
 
     def run(cands: list[Candidate]) -> XRDFitResult:
         return fit_phases(
@@ -870,11 +871,7 @@ def _identify(
     result = run(chosen)
     # drop insignificant phases (below the weight-fraction floor or 3σ), refit
     for _ in range(len(chosen)):
-        weak = [
-            r
-            for r in result.phases
-            if r.weight_fraction < min_weight_fraction or r.scale < 3.0 * r.scale_error
-        ]
+        weak = [r for r in result.phases if r.weight_fraction < min_weight_fraction or r.scale < 3.0 * r.scale_error]
         if not weak or len(result.phases) == 1:
             break
         drop = min(weak, key=lambda r: r.weight_fraction)

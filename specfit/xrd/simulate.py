@@ -207,7 +207,7 @@ def _range_key(two_theta_range: tuple[float, float]) -> tuple[int, int]:
     lo, hi = two_theta_range
     # simulate 3° beyond the data so that peaks moved by strain/zero shift stay in; whole degrees so
     # nearby ranges share one cache entry
-    return max(0, int(math.floor(lo - 3.0))), min(180, int(math.ceil(hi + 3.0)))
+    return max(0, math.floor(lo - 3.0)), min(180, math.ceil(hi + 3.0))
 
 
 def _cache_key(structure_key: str, wavelength: float, rng: tuple[int, int]) -> str:
@@ -353,7 +353,9 @@ def pseudo_voigt_widths(
         gamma_size = np.where(np.isfinite(size_aa), np.degrees(SCHERRER_K * lam / (size_aa * cos)), 0.0)
     gamma_l = gamma_size + instrument.X / cos
     gg, gl = gamma_g, gamma_l
-    fwhm = (gg**5 + 2.69269 * gg**4 * gl + 2.42843 * gg**3 * gl**2 + 4.47163 * gg**2 * gl**3 + 0.07842 * gg * gl**4 + gl**5) ** 0.2
+    fwhm = (
+        gg**5 + 2.69269 * gg**4 * gl + 2.42843 * gg**3 * gl**2 + 4.47163 * gg**2 * gl**3 + 0.07842 * gg * gl**4 + gl**5
+    ) ** 0.2
     q = gl / fwhm
     eta = np.clip(1.36603 * q - 0.47719 * q**2 + 0.11116 * q**3, 0.0, 1.0)
     return fwhm, eta
