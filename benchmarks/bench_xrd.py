@@ -12,11 +12,11 @@ steps. The strained patterns are simulated by pymatgen from strained structures,
 the fitter's d-spacing recomputation. Reported: share of cases with exactly the right phase set,
 mean absolute weight-fraction error (wt%) and cell-length errors (%).
 
-Timing: identification with 10, 50 and 200 candidates; extra candidates are library structures with
-cells scaled by ±1.5–6 % and/or anion/cation substitutions (S→Se, Cl→Br, Li→Na, ...), so the
-search has to look at (and reject) them. Patterns are cached before timing (second run). Times are
-printed with their ratio to a baseline measured in the same run: one whole-pattern fit of the true
-phases.
+Timing: identification with 10, 50 and 200 candidates, once the reflection lists are cached: the
+first call (it includes the symmetry analysis of each new phase object) and a repeated call. Extra
+candidates are library structures with cells scaled by ±1.5–6 % and/or anion/cation substitutions
+(S→Se, Cl→Br, Li→Na, ...), so the search has to look at (and reject) them. Times are printed
+with their ratio to a baseline measured in the same run: one whole-pattern fit of the true phases.
 """
 
 from __future__ import annotations
@@ -138,12 +138,16 @@ def timing(seed: int = 7) -> list[dict]:
             reflections(p, Instrument().wavelength, (float(x.min()), float(x.max())))
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
+        identify(ds, candidates=cands)  # first call: also the symmetry analysis of each new phase
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
         result = identify(ds, candidates=cands)
         warm = time.perf_counter() - t0
         rows.append(
             {
                 "candidates": n,
                 "simulate_s": cold,
+                "identify_first_s": first,
                 "identify_s": warm,
                 "ratio_to_one_fit": warm / baseline,
                 "found": sorted(result.names),
@@ -176,8 +180,9 @@ def main() -> int:
         print(f"timing (baseline: one whole-pattern fit of the true phases = {rows[0]['baseline_fit_s']:.3f} s):")
         for r in rows[1:]:
             print(
-                f"  {r['candidates']:>4} candidates: simulate (cold cache) {r['simulate_s']:6.2f} s, identify "
-                f"{r['identify_s']:6.2f} s = {r['ratio_to_one_fit']:5.1f} x baseline; found {r['found']} "
+                f"  {r['candidates']:>4} candidates: simulate (cold cache) {r['simulate_s']:6.2f} s, identify first "
+                f"{r['identify_first_s']:5.2f} s, repeated {r['identify_s']:5.2f} s = {r['ratio_to_one_fit']:4.1f} x "
+                f"baseline; found {r['found']} "
                 f"(truth {r['truth']})"
             )
     return 0

@@ -747,14 +747,16 @@ def _greedy_select(
     return chosen
 
 
-def _clear_improvement(old: XRDFitResult, new: XRDFitResult, min_improvement: float) -> bool:
+def _clear_improvement(old: XRDFitResult, new: XRDFitResult, min_improvement: float, *, visible: bool = True) -> bool:
     """Does ``new`` fit clearly better than ``old``?
 
-    Either Rwp drops by ``min_improvement`` (relative), or — for a minor phase in an otherwise
-    well-fitted pattern — the added phase removes at least half of the misfit above counting noise
-    (χ² in excess of the degrees of freedom, ∝ Rwp² − Rexp²) while lowering Rwp by 0.5 % or more.
+    Either Rwp drops by ``min_improvement`` (relative; only for a phase ``visible`` in the peak
+    list), or — for a minor phase in an otherwise well-fitted pattern — the added phase removes at
+    least half of the misfit above counting noise (χ² in excess of the degrees of freedom,
+    ∝ Rwp² − Rexp²) while lowering Rwp by ``min_improvement``/6 or more. The second test keeps a
+    phase without visible lines from soaking up the misfit of a phase missing from the candidates.
     """
-    if new.rwp < old.rwp * (1.0 - min_improvement):
+    if visible and new.rwp < old.rwp * (1.0 - min_improvement):
         return True
     excess = old.rwp**2 - old.rexp**2
     if excess <= 0:
@@ -840,7 +842,9 @@ def identify(
     instrument: Instrument | None = None,
     min_score: float = 0.5,
     min_score_minor: float = 0.0,
+    min_score_visible: float = 0.3,
     max_shortlist: int = 25,
+    max_residual_search: int = 60,
     max_phases: int = 6,
     min_improvement: float = 0.03,
     min_weight_fraction: float = 0.005,
@@ -865,8 +869,13 @@ def identify(
     min_score_minor
         Lowest figure of merit of a shortlisted candidate (a minor phase shows only its strongest
         lines); such candidates enter only by lowering Rwp.
+    min_score_visible
+        Figure of merit above which a phase counts as visible in the peak list: only visible phases
+        enter by a relative Rwp decrease; the others must explain most of the remaining misfit.
     max_shortlist, max_phases
-        Size limits of the shortlist and of the final phase set.
+        Size limits of the shortlist (greedy selection) and of the final phase set.
+    max_residual_search
+        How many of the best-scored candidates the residual (minor-phase) search looks at.
     min_improvement
         Relative Rwp decrease a phase must bring to be added.
     min_weight_fraction
@@ -892,7 +901,9 @@ def identify(
             instrument=instrument,
             min_score=min_score,
             min_score_minor=min_score_minor,
+            min_score_visible=min_score_visible,
             max_shortlist=max_shortlist,
+            max_residual_search=max_residual_search,
             max_phases=max_phases,
             min_improvement=min_improvement,
             min_weight_fraction=min_weight_fraction,
@@ -909,7 +920,9 @@ def _identify(
     instrument,
     min_score,
     min_score_minor,
+    min_score_visible,
     max_shortlist,
+    max_residual_search,
     max_phases,
     min_improvement,
     min_weight_fraction,
@@ -930,12 +943,23 @@ def _identify(
     shortlist = [c for c in ranked if c.score >= min_score]
     shortlist += [c for c in ranked if min_score_minor <= c.score < min_score]
     shortlist = shortlist[: max(max_shortlist, sum(c.score >= min_score for c in ranked))]
+    # the residual search for minor phases looks further down the ranking (cheap matched filter)
+    pool = [c for c in ranked if c.score >= min_score_minor][: max(max_residual_search, len(shortlist))]
     if not shortlist or shortlist[0].score < min_score:
         raise SpecfitError(
             f"no candidate phase matches the pattern (best: {ranked[0].phase.name} score {ranked[0].score:.2f})"
         )
     chosen = (
-        _greedy_select(x, y, shortlist, instrument, peaks.fwhm, n_background, max_phases, min_improvement)
+        _greedy_select(
+            x,
+            y,
+            [c for c in shortlist if c.score >= min_score_visible],
+            instrument,
+            peaks.fwhm,
+            n_background,
+            max_phases,
+            min_improvement,
+        )
         or shortlist[:1]
     )
 
@@ -962,7 +986,7 @@ def _identify(
     # curves fixed, candidate profile at its search-match cell) and a full refit only for a phase
     # that clearly lowers Rwp
     for _ in range(2):
-        rest = [c for c in shortlist if c not in chosen]
+        rest = [c for c in pool if c not in chosen]
         if not rest or len(chosen) >= max_phases:
             break
         # the quick test uses one isotropic cell scale; a non-cubic phase under anisotropic strain fits
@@ -973,7 +997,7 @@ def _identify(
             trial = run([*chosen, cand])
             new_phase = trial.phase(cand.phase.name)
             if (
-                _clear_improvement(result, trial, min_improvement)
+                _clear_improvement(result, trial, min_improvement, visible=cand.score >= min_score_visible)
                 and new_phase.weight_fraction >= min_weight_fraction
                 and new_phase.scale > 3.0 * new_phase.scale_error
             ):
