@@ -118,6 +118,8 @@ def test_instrument_from_attrs():
     )
     assert (given.wavelength2, given.kalpha2_ratio) == (0.71359, 0.52)
     assert Instrument.from_attrs({"wavelength_angstrom": "n/a"}, wavelength=1.2).wavelength == 1.2
+    mono_cu = Instrument.from_attrs({"wavelength_angstrom": CU_KALPHA1, "kalpha2_ratio": 0.0})
+    assert mono_cu.wavelength2 is None and mono_cu.kalpha2_ratio == 0.0
 
 
 def test_wavelength_changes_positions_by_bragg():

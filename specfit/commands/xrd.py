@@ -100,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("xrd", help="XRD phase identification and quantification")
     sub = p.add_subparsers(dest="xrd_command", metavar="ACTION")
     ident = sub.add_parser("identify", help="identify and quantify the phases of a powder pattern")
-    ident.add_argument("path", metavar="PATH")
+    ident.add_argument("path", metavar="PATH", help="pattern file (its first measurement block is used)")
     ident.add_argument("--candidates", help="comma-separated phase names or CIF paths (default: whole library)")
     ident.add_argument("--elements", help="comma-separated elements; only phases made of these are considered")
     ident.add_argument("--wavelength", type=float, help="Kα1 wavelength in Å (default: file, else Cu Kα1 1.540598)")

@@ -103,12 +103,15 @@ class Instrument:
         ``kalpha2_ratio``), Cu Kα1/Kα2 when the file does not say.
 
         A ``wavelength`` given here wins over the file; a wavelength other than Cu Kα1 without a
-        stated Kα2 is taken as monochromatic.
+        stated Kα2, or a stated Kα2 ratio/wavelength of 0, is taken as monochromatic.
         """
         lam1 = wavelength or _positive(attrs.get("wavelength_angstrom")) or CU_KALPHA1
         lam2 = _positive(attrs.get("wavelength_kalpha2_angstrom"))
         ratio = _positive(attrs.get("kalpha2_ratio"))
-        if lam2 is None and math.isclose(lam1, CU_KALPHA1, rel_tol=1e-4):
+        stated_zero = _is_zero(attrs.get("kalpha2_ratio")) or _is_zero(attrs.get("wavelength_kalpha2_angstrom"))
+        if stated_zero:  # the file says there is no Kα2 (monochromator)
+            lam2, ratio = None, 0.0
+        if lam2 is None and not stated_zero and math.isclose(lam1, CU_KALPHA1, rel_tol=1e-4):
             lam2 = CU_KALPHA2
         if ratio is None:
             ratio = KALPHA2_RATIO if lam2 else 0.0
@@ -117,6 +120,13 @@ class Instrument:
     def with_(self, **changes: float) -> Instrument:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+def _is_zero(value: object) -> bool:
+    try:
+        return float(value) == 0.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _positive(value: object) -> float | None:
