@@ -65,6 +65,7 @@ SCHERRER_K = 0.9
 _CACHE_VERSION = 2
 _MEMORY_CACHE: OrderedDict[str, Reflections] = OrderedDict()
 _MEMORY_CACHE_SIZE = 512
+_MEMORY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -322,9 +323,11 @@ def reflections(
         phase = Phase.from_structure(phase)
     rng = _range_key(two_theta_range)
     key = _cache_key(phase.key, wavelength, rng)
-    if use_cache and key in _MEMORY_CACHE:
-        _MEMORY_CACHE.move_to_end(key)
-        return _MEMORY_CACHE[key]
+    if use_cache:
+        with _MEMORY_LOCK:
+            if key in _MEMORY_CACHE:
+                _MEMORY_CACHE.move_to_end(key)
+                return _MEMORY_CACHE[key]
     path = cache_dir() / f"{key}.npz"
     refl = _load(path) if use_cache and path.exists() else None
     if refl is None:
@@ -335,9 +338,10 @@ def reflections(
             except OSError:
                 pass  # a read-only cache folder only costs speed
     if use_cache:
-        _MEMORY_CACHE[key] = refl
-        while len(_MEMORY_CACHE) > _MEMORY_CACHE_SIZE:
-            _MEMORY_CACHE.popitem(last=False)
+        with _MEMORY_LOCK:
+            _MEMORY_CACHE[key] = refl
+            while len(_MEMORY_CACHE) > _MEMORY_CACHE_SIZE:
+                _MEMORY_CACHE.popitem(last=False)
     return refl
 
 
