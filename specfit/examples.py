@@ -19,6 +19,11 @@ What they hold (a coated sulfide electrolyte cell before/after cycling):
 - ``tofsims_coated_profile.csv``: ToF-SIMS depth profile of a LiNbO3-coated NCM811 particle with a thin
   sulfide surface film: erf interfaces at 5 nm (PS⁻/SO⁻ fall) and 20 nm (NbO2⁻ falls, NiO⁻ rises),
   interface width σ 1.5 nm, sputter rate 0.5 nm/s, Poisson counts.
+- ``xrd_synthesis_product.xy``: Cu Kα1+Kα2 powder pattern (10–80° 2θ, step 0.02°) of a Li6PS5Cl synthesis
+  product with unreacted Li2S and LiCl: 85 / 10 / 5 wt%, cubic cells a = 9.8697 (the library cell + 0.2 %),
+  5.708 and 5.129 Å, crystallite sizes 80 / 150 / 200 nm, simulated from the reference structures in
+  ``reference_library/xrd`` with :func:`specfit.xrd.synthetic_mixture` (pymatgen reflections, pseudo-Voigt
+  profiles), a decaying background and Poisson counts.
 
 Spin-orbit splittings used: S 2p 1.18 eV, P 2p 0.87 eV (Moulder et al., Handbook of X-ray Photoelectron
 Spectroscopy, Perkin-Elmer 1992); branching ratio 1:2.
@@ -54,6 +59,17 @@ TRUTH: dict = {
         "bands": {"PS4": (420.0, 1.0), "P2S7": (405.0, 0.35), "P2S6": (389.0, 0.25), "polysulfide": (470.0, 0.15)}
     },
     "tofsims": {"rate_nm_per_s": 0.5, "film_nm": 5.0, "coating_nm": 20.0, "sigma_nm": 1.5},
+    "xrd": {
+        "phases": ["Li6PS5Cl", "Li2S", "LiCl"],
+        "weight_fractions": [0.85, 0.10, 0.05],
+        # cell length a in Å (cubic phases): the library cell times lattice_scale
+        "lattice_scale": [1.002, 1.0, 1.0],
+        "a": [9.8697, 5.708, 5.129],
+        "sizes_nm": [80.0, 150.0, 200.0],
+        "two_theta": [10.0, 80.0, 0.02],  # start, stop, step (deg), Cu Kα1 + Kα2 (ratio 0.5)
+        "max_counts": 15000.0,
+        "background": "600 · (1 + 1.5 · exp(−(2θ − 10°) / 15°)) counts",
+    },
 }
 
 
@@ -195,7 +211,64 @@ def generate(out_dir: Path | None = None) -> list[Path]:
     path = out / "tofsims_coated_profile.csv"
     _write_csv(path, "Time (s)," + ",".join(fragments), columns, fmt="%.1f")
     written.append(path)
+
+    path = out / "xrd_synthesis_product.xy"
+    _write_xrd(path)
+    written.append(path)
     return written
+
+
+def _write_xrd(path: Path) -> None:
+    """Powder pattern of a Li6PS5Cl synthesis product with Li2S and LiCl left over (Cu Kα1+Kα2)."""
+    from .xrd.phases import get_phase
+    from .xrd.simulate import synthetic_mixture
+
+    t = TRUTH["xrd"]
+    start, stop, step = t["two_theta"]
+    x = np.round(np.arange(start, stop + step / 2, step), 2)
+    background = 600.0 * (1.0 + 1.5 * np.exp(-(x - start) / 15.0))
+    ds, truth = synthetic_mixture(
+        [get_phase(name) for name in t["phases"]],
+        t["weight_fractions"],
+        x,
+        lattice_scales=[(s, s, s) for s in t["lattice_scale"]],
+        sizes_nm=t["sizes_nm"],
+        background=background,
+        max_counts=t["max_counts"],
+        rng=_XrdRounding(np.random.default_rng(6)),
+        use_cache=False,
+    )
+    for name, lattice, a in zip(t["phases"], truth["lattice"], t["a"], strict=True):
+        if abs(lattice["a"] - a) > 5e-4:  # TRUTH must state the cell the pattern was made from
+            raise AssertionError(f"{name}: TRUTH a = {a} Å but the simulated cell has a = {lattice['a']:.5f} Å")
+    header = "\n".join(
+        [
+            "# SYNTHETIC powder XRD pattern made by specfit/examples.py (not a measurement)",
+            "# Li6PS5Cl synthesis product with Li2S and LiCl impurities",
+            "# Cu Ka1 1.540598 A + Ka2 1.544426 A (intensity ratio 0.5)",
+            "# weight fractions " + ", ".join(f"{n} {w}" for n, w in zip(t["phases"], t["weight_fractions"])),
+            "# cell a (A) " + ", ".join(f"{n} {a}" for n, a in zip(t["phases"], t["a"])),
+            "# crystallite size (nm) " + ", ".join(f"{n} {s:g}" for n, s in zip(t["phases"], t["sizes_nm"])),
+            "# Poisson counting noise, background " + t["background"],
+            "2Theta(deg) Intensity(counts)",
+        ]
+    )
+    np.savetxt(path, np.column_stack([x, ds["intensity"].values]), fmt=["%.2f", "%.0f"], header=header, comments="")
+
+
+class _XrdRounding:
+    """Draw Poisson counts from the expected pattern rounded to 1e-6 counts.
+
+    Why: the expected pattern comes from pymatgen's structure factors; rounding it first makes the
+    drawn counts independent of last-bit floating-point differences between library builds, so the
+    file regenerates bit for bit.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+
+    def poisson(self, lam: np.ndarray) -> np.ndarray:
+        return self._rng.poisson(np.round(np.asarray(lam, dtype=float), 6))
 
 
 def checksum(path: Path) -> str:
