@@ -1,0 +1,302 @@
+"""The :class:`Model` (peaks + one background + fit range), its TOML form and its vectorised evaluator."""
+
+from __future__ import annotations
+
+import ast
+import math
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import lmfit
+import numpy as np
+
+from ..backgrounds import Background, background_from_dict
+from ..errors import ModelError
+from .components import Doublet, Line, Peak, core_level
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["CompiledModel", "Model", "load_model"]
+
+_COMPONENT_KEYS = {"name", "shape", "level", "position", "fwhm", "area", "splitting", "ratio", "width_ratio"}
+
+
+class Model:
+    """A sum of peak components and at most one background, with an optional fit range.
+
+    Build it with ``+`` (``Peak(...) + Doublet(...) + Shirley()``), from a model file
+    (:meth:`from_toml`, :func:`load_model`) or from CasaXPS (:mod:`specfit.xps.casaxps`).
+    """
+
+    def __init__(
+        self,
+        components: Iterable[Peak] = (),
+        background: Background | None = None,
+        range: tuple[float, float] | None = None,  # noqa: A002  (the model-file key)
+        name: str = "",
+        description: str = "",
+    ) -> None:
+        self.components: list[Peak] = list(components)
+        self.background = background
+        self.range = None if range is None else (float(range[0]), float(range[1]))
+        self.name = name
+        self.description = description
+        self._check()
+
+    def _check(self) -> None:
+        seen = set()
+        for c in self.components:
+            if c.name in seen:
+                raise ModelError(f"two components are named {c.label!r}")
+            seen.add(c.name)
+            for n in [line.name for line in c.lines("binding_energy")][1:]:
+                seen.add(n)
+        if not self.components and self.background is None:
+            raise ModelError("a model needs at least one component or a background")
+
+    def __add__(self, other: Any) -> Model:
+        comps, bg = list(self.components), self.background
+        if isinstance(other, Model):
+            comps += other.components
+            if other.background is not None:
+                if bg is not None:
+                    raise ModelError("a model can hold only one background")
+                bg = other.background
+        elif isinstance(other, Peak):
+            comps.append(other)
+        elif isinstance(other, Background):
+            if bg is not None:
+                raise ModelError("a model can hold only one background")
+            bg = other
+        else:
+            return NotImplemented
+        return Model(comps, bg, self.range, self.name, self.description)
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        names = ", ".join(c.label for c in self.components)
+        bg = self.background.kind if self.background else "none"
+        return f"Model([{names}], background={bg}, range={self.range})"
+
+    # ------------------------------------------------------------------ parameters
+    def lines(self, axis: str = "binding_energy") -> list[Line]:
+        return [line for c in self.components for line in c.lines(axis)]
+
+    def make_params(self, axis: str = "binding_energy") -> lmfit.Parameters:
+        """The model's lmfit Parameters (ties as expressions); unset start values are NaN."""
+        params = lmfit.Parameters()
+        names = {c.name for c in self.components}
+        # plain-valued parameters first so expressions can refer to any component
+        for c in self.components:
+            c.add_params(params, names, axis)
+        if self.background is not None:
+            for pn, v, lo, hi, vary in self.background.param_specs():
+                params.add(pn, value=v, min=lo, max=hi, vary=vary)
+        return params
+
+    # ------------------------------------------------------------------ model files
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any], source: str = "<model>") -> Model:
+        """Build a model from the model-file structure (see :mod:`specfit.model`)."""
+        try:
+            comps = [component_from_dict(c) for c in spec.get("components", [])]
+            bg = spec.get("background")
+            background = background_from_dict(bg) if bg is not None else None
+            rng = spec.get("range")
+            if rng is not None and (len(rng) != 2 or not all(isinstance(v, int | float) for v in rng)):
+                raise ModelError("range must be two numbers [low, high]")
+            return cls(comps, background, tuple(sorted(rng)) if rng else None, spec.get("name", ""),
+                       spec.get("description", ""))
+        except ModelError as exc:
+            raise ModelError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def from_toml(cls, path_or_text: str | Path) -> Model:
+        """Read a model file (a path, or the TOML text itself)."""
+        text, source = _read_text(path_or_text)
+        try:
+            spec = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelError(f"{source}: invalid TOML: {exc}") from exc
+        return cls.from_dict(spec, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.name:
+            d["name"] = self.name
+        if self.description:
+            d["description"] = self.description
+        if self.range:
+            d["range"] = list(self.range)
+        if self.background is not None:
+            d["background"] = self.background.to_dict()
+        d["components"] = [c.to_dict() for c in self.components]
+        return d
+
+    def to_toml(self) -> str:
+        """The model as model-file TOML text (read back by :meth:`from_toml`)."""
+        return dump_toml(self.to_dict())
+
+
+def component_from_dict(spec: dict[str, Any]) -> Peak:
+    spec = dict(spec)
+    if "name" not in spec:
+        raise ModelError(f"component {spec} has no name")
+    name = spec.pop("name")
+    vary = {k[: -len("_vary")]: bool(spec.pop(k)) for k in list(spec) if k.endswith("_vary")}
+    level = spec.pop("level", None)
+    kwargs = {k: spec.pop(k) for k in list(spec) if k in _COMPONENT_KEYS}
+    if level is not None:
+        entry = core_level(level)
+        if "splitting" in entry or "splitting" in kwargs:
+            return Doublet(name, level, vary=vary, **kwargs, **spec)
+    for k in ("splitting", "ratio", "width_ratio"):
+        if k in kwargs:
+            raise ModelError(f"component {name!r}: {k} needs a doublet level (e.g. level = 'S 2p')")
+    return Peak(name, vary=vary, **kwargs, **spec)
+
+
+def _read_text(path_or_text: str | Path) -> tuple[str, str]:
+    if isinstance(path_or_text, Path) or ("\n" not in str(path_or_text) and "=" not in str(path_or_text)):
+        path = Path(path_or_text)
+        if not path.exists():
+            raise ModelError(f"{path}: model file not found")
+        return path.read_text(encoding="utf-8"), str(path)
+    return str(path_or_text), "<model text>"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float | np.number):
+        f = float(v)
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        if math.isnan(f):
+            return "nan"
+        return repr(int(v)) if isinstance(v, int | np.integer) else repr(f)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def dump_toml(d: dict[str, Any]) -> str:
+    """Write the (flat) model-file structure as TOML (top-level keys, [tables], [[arrays of tables]])."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict | list) or (
+        isinstance(v, list) and not (v and isinstance(v[0], dict)))]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
+    for k, v in d.items():
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            for item in v:
+                lines += ["", f"[[{k}]]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def load_model(name_or_path: str | Path) -> Model:
+    """Load a model file by path, or a template by name from ``reference_library/*/templates/<name>.toml``."""
+    path = Path(name_or_path)
+    if path.suffix.lower() == ".toml" and path.exists():
+        return Model.from_toml(path)
+    if path.exists():
+        return Model.from_toml(path)
+    from ..reference import reference_dir
+
+    stem = path.stem if path.suffix.lower() == ".toml" else str(name_or_path)
+    hits = sorted(reference_dir().glob(f"*/templates/{stem}.toml"))
+    if not hits:
+        available = sorted(p.stem for p in reference_dir().glob("*/templates/*.toml"))
+        raise ModelError(
+            f"{name_or_path}: no such model file or template (templates: {', '.join(available) or 'none'})"
+        )
+    return Model.from_toml(hits[0])
+
+
+# ---------------------------------------------------------------------------- vectorised evaluator
+
+_FUNCS = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "abs": np.abs, "min": np.minimum, "max": np.maximum,
+          "pi": np.pi, "e": np.e}
+_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant, ast.Call, ast.Add, ast.Sub,
+            ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Mod)
+
+
+def _compile_expr(expr: str):
+    tree = ast.parse(expr, mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise ModelError(f"expression {expr!r}: {type(node).__name__} is not allowed")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCS)
+    return compile(tree, "<tie>", "eval"), names
+
+
+class CompiledModel:
+    """The model compiled for fast evaluation of many spectra at once.
+
+    Free parameters (``vary`` and no expression) form a vector; fixed parameters are constants;
+    expressions (ties) are compiled Python expressions evaluated on whole arrays in dependency order.
+    """
+
+    def __init__(self, model: Model, params: lmfit.Parameters, axis: str) -> None:
+        self.model = model
+        self.axis = axis
+        self.lines = model.lines(axis)
+        self.free = [n for n, p in params.items() if p.vary and not p.expr]
+        self.fixed = {n: p.value for n, p in params.items() if not p.vary and not p.expr}
+        exprs = {n: _compile_expr(p.expr) for n, p in params.items() if p.expr}
+        order, known = [], set(self.free) | set(self.fixed)
+        pending = dict(exprs)
+        while pending:
+            ready = [n for n, (_, deps) in pending.items() if deps <= known]
+            if not ready:
+                raise ModelError(f"circular or unknown references among ties: {sorted(pending)}")
+            for n in ready:
+                order.append((n, pending.pop(n)[0]))
+                known.add(n)
+        self.exprs = order
+        self.lower = np.array([params[n].min for n in self.free], dtype=float)
+        self.upper = np.array([params[n].max for n in self.free], dtype=float)
+        self.names = list(params)
+
+    def values(self, P: np.ndarray) -> dict[str, np.ndarray]:
+        """All parameter values (arrays of shape ``(n,)``) from free-parameter rows ``P`` (n, k)."""
+        P = np.atleast_2d(P)
+        n = P.shape[0]
+        ns: dict[str, Any] = dict(_FUNCS)
+        for i, name in enumerate(self.free):
+            ns[name] = P[:, i]
+        for name, v in self.fixed.items():
+            ns[name] = np.full(n, v)
+        for name, code in self.exprs:
+            ns[name] = np.broadcast_to(np.asarray(eval(code, {"__builtins__": {}}, ns), dtype=float), (n,))
+        return {k: ns[k] for k in self.names}
+
+    def line_curves(self, x: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Every line evaluated: array (n_lines, n, m)."""
+        out = []
+        for line in self.lines:
+            c = values[line.position][:, None]
+            f = values[line.fwhm][:, None]
+            a = values[line.area][:, None]
+            out.append(line.shape(x, c, f, a))
+        return np.array(out).reshape(len(self.lines), -1, len(x)) if out else np.zeros((0, 1, len(x)))
+
+    def evaluate(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high"):
+        """``(peaks, dynamic background, line curves)`` for free rows ``P``."""
+        values = self.values(P)
+        curves = self.line_curves(x, values)
+        n = np.atleast_2d(P).shape[0]
+        peaks = curves.sum(axis=0) if len(curves) else np.zeros((n, len(x)))
+        bg = self.model.background
+        if bg is not None and not bg.static:
+            dyn = np.broadcast_to(bg.evaluate(x, values, peaks=peaks, loss_side=loss_side), peaks.shape)
+        else:
+            dyn = np.zeros_like(peaks)
+        return peaks, dyn, curves
