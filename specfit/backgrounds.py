@@ -227,8 +227,10 @@ class Polynomial(Background):
         t = self._t(x)
         out = 0.0
         for i in range(self.degree + 1):
-            out = out + np.asarray(values[_pname(i)])[..., None] * t**i if np.ndim(values[_pname(i)]) else (
-                out + values[_pname(i)] * t**i
+            out = (
+                out + np.asarray(values[_pname(i)])[..., None] * t**i
+                if np.ndim(values[_pname(i)])
+                else (out + values[_pname(i)] * t**i)
             )
         return out
 
@@ -273,11 +275,11 @@ class Shirley(Background):
 
     static = True
     kind = "shirley"
-    average_points: int = 1
+    average_points: int = 5
     name: str = "background"
 
-    def from_data(self, x, y, loss_side):
-        return shirley(x, y, loss_side=loss_side, average_points=self.average_points)
+    def from_data(self, x, y, loss_side, ends=None):
+        return shirley(x, y, loss_side=loss_side, average_points=self.average_points, ends=ends)
 
     def to_dict(self):
         return {"type": self.kind, "average_points": self.average_points}
@@ -294,18 +296,32 @@ class Tougaard(Background):
     D: float = 0.0
     form: str = "U2"
     gap: float = 0.0
-    average_points: int = 1
+    average_points: int = 5
     name: str = "background"
 
-    def from_data(self, x, y, loss_side):
+    def from_data(self, x, y, loss_side, ends=None):
         return tougaard(
-            x, y, B=self.B, C=self.C, D=self.D, form=self.form, gap=self.gap, loss_side=loss_side,
+            x,
+            y,
+            B=self.B,
+            C=self.C,
+            D=self.D,
+            form=self.form,
+            gap=self.gap,
+            loss_side=loss_side,
             average_points=self.average_points,
+            ends=ends,
         )
 
     def to_dict(self):
-        d = {"type": self.kind, "C": self.C, "D": self.D, "form": self.form, "gap": self.gap,
-             "average_points": self.average_points}
+        d = {
+            "type": self.kind,
+            "C": self.C,
+            "D": self.D,
+            "form": self.form,
+            "gap": self.gap,
+            "average_points": self.average_points,
+        }
         if self.B is not None:
             d["B"] = self.B
         return d

@@ -162,7 +162,7 @@ def _la_unit(dx: np.ndarray, f: float, alpha: float, beta: float, gfwhm: float, 
     u = grid / f
     base = 1.0 / (1.0 + 4.0 * u * u)
     lor = np.where(u < 0, base**alpha, base**beta) / (norm * f)
-    ng = int(math.ceil(3.0 * gfwhm / step))
+    ng = math.ceil(3.0 * gfwhm / step)
     g = np.exp(-4.0 * LN2 * (np.arange(-ng, ng + 1) * step / gfwhm) ** 2)
     g /= g.sum()
     conv = np.convolve(lor, g, mode="same")
@@ -173,7 +173,7 @@ def doniach_sunjic(x, center, fwhm, area, asymmetry=0.1):
     """Doniach–Šunjić line (tail to high x); ``area`` is that of the asymmetry-0 Lorentzian."""
     a = asymmetry
     gamma = np.asarray(fwhm) / 2.0
-    d = x - center
+    d = center - x  # the DS tail runs to low kinetic energy, i.e. to high x on a binding-energy axis
     shape = special.gamma(1.0 - a) * np.cos(np.pi * a / 2.0 + (1.0 - a) * np.arctan2(d, gamma))
     shape = shape / (d * d + gamma * gamma) ** ((1.0 - a) / 2.0)
     # at a = 0 this is gamma/(d²+gamma²)·(1/gamma)…: scale to the unit-area Lorentzian

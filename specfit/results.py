@@ -271,8 +271,17 @@ class FitStackResult:
     def table(self) -> pd.DataFrame:
         """Tidy table: one row per spectrum and line."""
         ds = self.dataset
-        cols = ["position", "position_error", "fwhm", "fwhm_error", "true_fwhm", "area", "area_error",
-                "area_fraction", "area_fraction_error"]
+        cols = [
+            "position",
+            "position_error",
+            "fwhm",
+            "fwhm_error",
+            "true_fwhm",
+            "area",
+            "area_error",
+            "area_fraction",
+            "area_fraction_error",
+        ]
         df = ds[cols].to_dataframe().reset_index()
         stats = ds[["chisqr", "redchi", "success"]].to_dataframe().reset_index()
         return df.merge(stats, on=[d for d in ds["chisqr"].dims])
@@ -289,13 +298,25 @@ class FitStackResult:
             comps = []
             for j, name in enumerate(lines):
                 row = {"name": name, "component": str(one["component"].values[j]), "shape": str(one["shape"].values[j])}
-                for f in ("position", "position_error", "fwhm", "fwhm_error", "true_fwhm", "area", "area_error",
-                          "area_fraction", "area_fraction_error"):
+                for f in (
+                    "position",
+                    "position_error",
+                    "fwhm",
+                    "fwhm_error",
+                    "true_fwhm",
+                    "area",
+                    "area_error",
+                    "area_fraction",
+                    "area_fraction_error",
+                ):
                     row[f] = float(one[f].values[j])
                 comps.append(row)
             stats = {
-                "chisqr": float(one["chisqr"]), "redchi": float(one["redchi"]), "success": bool(one["success"]),
-                "nfev": int(one["nfev"]), "message": str(one["message"].values),
+                "chisqr": float(one["chisqr"]),
+                "redchi": float(one["redchi"]),
+                "success": bool(one["success"]),
+                "nfev": int(one["nfev"]),
+                "message": str(one["message"].values),
                 "at_bound": json.loads(str(one["at_bound"].values)),
             }
             coords = {d: _plain(ds[d].values[i].item()) if d in ds.coords else int(i) for d, i in sel.items()}
@@ -309,7 +330,9 @@ class FitStackResult:
     @classmethod
     def from_datatree(cls, tree: xr.DataTree) -> FitStackResult:
         return cls(
-            tree["results"].to_dataset(), tree["curves"].to_dataset(), Model.from_toml(tree.attrs["model"]),
+            tree["results"].to_dataset(),
+            tree["curves"].to_dataset(),
+            Model.from_toml(tree.attrs["model"]),
             tree.attrs["axis"],
         )
 

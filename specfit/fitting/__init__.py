@@ -89,8 +89,17 @@ def _components_frame(compiled: CompiledModel, table: dict[str, np.ndarray], i: 
     rows = []
     for j, line in enumerate(compiled.lines):
         row = {"name": line.name, "component": line.component, "shape": format_shape(line.shape)}
-        for key in ("position", "position_error", "fwhm", "fwhm_error", "true_fwhm", "area", "area_error",
-                    "area_fraction", "area_fraction_error"):
+        for key in (
+            "position",
+            "position_error",
+            "fwhm",
+            "fwhm_error",
+            "true_fwhm",
+            "area",
+            "area_error",
+            "area_fraction",
+            "area_fraction_error",
+        ):
             row[key] = float(table[key][i, j])
         rows.append(row)
     return pd.DataFrame(rows)
@@ -102,7 +111,7 @@ def _fit_single(model, params, compiled, prep: Prepared, bg_static, P0, monte_ca
     warn_problems(sol.success, sol.at_bound, compiled.free, sol.message)
     cov = np.nan_to_num(sol.covariance[0]) if not np.isfinite(sol.covariance[0]).all() else sol.covariance[0]
     table = line_table_arrays(compiled, sol.P[:1], cov[None])
-    peaks, dyn, curves = compiled.evaluate(prep.x, sol.P[:1], prep.loss_side)
+    _, dyn, curves = compiled.evaluate(prep.x, sol.P[:1], prep.loss_side)
     npts, k = prep.x.size, len(compiled.free)
     stats = {
         "chisqr": float(sol.chisqr[0]),
@@ -118,8 +127,7 @@ def _fit_single(model, params, compiled, prep: Prepared, bg_static, P0, monte_ca
     comps = _components_frame(compiled, table, 0)
     mc = None
     if monte_carlo:
-        mc = _monte_carlo(model, params, compiled, prep, bg_static, sol.P[0], int(monte_carlo), max_nfev,
-                          random_state)
+        mc = _monte_carlo(model, params, compiled, prep, bg_static, sol.P[0], int(monte_carlo), max_nfev, random_state)
         comps["area_mc_error"] = mc["area_std"]
         comps["position_mc_error"] = mc["position_std"]
     return FitResult(
@@ -135,7 +143,7 @@ def _fit_single(model, params, compiled, prep: Prepared, bg_static, P0, monte_ca
         statistics=stats,
         free=compiled.free,
         covariance=sol.covariance[0],
-        attrs={k: v for k, v in prep.attrs.items() if isinstance(v, str | int | float)},
+        attrs={**{k: v for k, v in prep.attrs.items() if isinstance(v, str | int | float)}, "units": prep.units},
         monte_carlo=mc,
     )
 
@@ -144,14 +152,25 @@ def _monte_carlo(model, params, compiled, prep, bg_static, P, n, max_nfev, rando
     """Refit ``n`` synthetic spectra: best fit + noise drawn like the data's (Poisson for counts)."""
     rng = np.random.default_rng(random_state)
     peaks, dyn, _ = compiled.evaluate(prep.x, P[None], prep.loss_side)
-    best = (bg_static[0] + peaks[0] + dyn[0])
+    best = bg_static[0] + peaks[0] + dyn[0]
     resid = prep.y[0] - best
     if prep.units == "counts":
         Y = rng.poisson(np.clip(best, 0, None), size=(n, best.size)).astype(float)
     else:
         Y = best + rng.normal(0.0, np.std(resid), size=(n, best.size))
-    sub = Prepared(prep.axis, prep.x, Y, np.broadcast_to(prep.weights[0], Y.shape).copy(), {"replica": np.arange(n)},
-                   prep.attrs, prep.units, prep.loss_side, prep.x, Y, np.ones(prep.x.size, bool))
+    sub = Prepared(
+        prep.axis,
+        prep.x,
+        Y,
+        np.broadcast_to(prep.weights[0], Y.shape).copy(),
+        {"replica": np.arange(n)},
+        prep.attrs,
+        prep.units,
+        prep.loss_side,
+        prep.x,
+        Y,
+        np.ones(prep.x.size, bool),
+    )
     sbg = static_background(model, sub)
     P0 = np.tile(P, (n, 1))
     sol = solve(compiled, params, sub, sbg, P0, solver="auto", max_nfev=max_nfev)
@@ -189,19 +208,35 @@ def _fit_stack(model, params, compiled, prep: Prepared, bg_static, P0, seed, sol
 
 def _subset(prep: Prepared, rows) -> Prepared:
     rows = np.atleast_1d(np.arange(prep.y.shape[0])[rows])
-    return Prepared(prep.axis, prep.x, prep.y[rows], prep.weights[rows], {"i": rows}, prep.attrs, prep.units,
-                    prep.loss_side, prep.full_x, prep.full_y[rows], prep.mask)
+    return Prepared(
+        prep.axis,
+        prep.x,
+        prep.y[rows],
+        prep.weights[rows],
+        {"i": rows},
+        prep.attrs,
+        prep.units,
+        prep.loss_side,
+        prep.full_x,
+        prep.full_y[rows],
+        prep.mask,
+    )
 
 
 def _concat(sols):
     from .engine import StackSolution
 
     return StackSolution(
-        np.concatenate([s.P for s in sols]), np.concatenate([s.covariance for s in sols]),
-        np.concatenate([s.stderr for s in sols]), np.concatenate([s.success for s in sols]),
-        np.concatenate([s.nfev for s in sols]), [m for s in sols for m in s.message],
-        np.concatenate([s.chisqr for s in sols]), np.concatenate([s.redchi for s in sols]),
-        np.concatenate([s.at_bound for s in sols]), sols[0].solver,
+        np.concatenate([s.P for s in sols]),
+        np.concatenate([s.covariance for s in sols]),
+        np.concatenate([s.stderr for s in sols]),
+        np.concatenate([s.success for s in sols]),
+        np.concatenate([s.nfev for s in sols]),
+        [m for s in sols for m in s.message],
+        np.concatenate([s.chisqr for s in sols]),
+        np.concatenate([s.redchi for s in sols]),
+        np.concatenate([s.at_bound for s in sols]),
+        sols[0].solver,
     )
 
 
@@ -255,8 +290,11 @@ def _stack_result(model, compiled, prep: Prepared, bg_static, sol) -> FitStackRe
             shape
         ),
     )
-    ds = xr.Dataset(data_vars, coords={**coords, "line": lines},
-                    attrs={"solver": sol.solver, "axis": prep.axis, "free": json.dumps(compiled.free)})
+    ds = xr.Dataset(
+        data_vars,
+        coords={**coords, "line": lines},
+        attrs={"solver": sol.solver, "axis": prep.axis, "free": json.dumps(compiled.free)},
+    )
     peaks, dyn, _ = compiled.evaluate(prep.x, sol.P, prep.loss_side)
     curves = xr.Dataset(
         {

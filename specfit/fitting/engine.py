@@ -132,8 +132,9 @@ def static_background(model: Model, prep: Prepared) -> np.ndarray:
     return np.asarray(bg.from_data(prep.x, prep.y, prep.loss_side, **kwargs), float)
 
 
-def initial_rows(model: Model, params: lmfit.Parameters, compiled: CompiledModel, prep: Prepared,
-                 static_bg: np.ndarray) -> np.ndarray:
+def initial_rows(
+    model: Model, params: lmfit.Parameters, compiled: CompiledModel, prep: Prepared, static_bg: np.ndarray
+) -> np.ndarray:
     """Start values (n, k): the model's values, with unset areas and background terms guessed per spectrum."""
     n = prep.y.shape[0]
     P0 = np.tile([params[name].value for name in compiled.free], (n, 1)).astype(float)
@@ -189,7 +190,7 @@ def residual_function(compiled: CompiledModel, prep: Prepared, static_bg: np.nda
 
 def _at_bound(P: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     scale = np.maximum(np.abs(P), 1.0)
-    return ((np.isfinite(lo) & (P - lo <= 1e-6 * scale)) | (np.isfinite(hi) & (hi - P <= 1e-6 * scale)))
+    return (np.isfinite(lo) & (P - lo <= 1e-6 * scale)) | (np.isfinite(hi) & (hi - P <= 1e-6 * scale))
 
 
 def solve(
@@ -217,9 +218,16 @@ def solve(
         R = fun(sol.x)
         chisqr = np.sum(R * R, axis=1)
         return StackSolution(
-            np.asarray(sol.x), np.asarray(sol.covariance), np.asarray(sol.stderr), np.asarray(sol.success, bool),
-            np.asarray(sol.nfev), list(sol.message), chisqr, chisqr / max(npts - k, 1),
-            np.asarray(sol.at_bound, bool), "batch",
+            np.asarray(sol.x),
+            np.asarray(sol.covariance),
+            np.asarray(sol.stderr),
+            np.asarray(sol.success, bool),
+            np.asarray(sol.nfev),
+            list(sol.message),
+            chisqr,
+            chisqr / max(npts - k, 1),
+            np.asarray(sol.at_bound, bool),
+            "batch",
         )
     P = np.empty_like(P0)
     cov = np.full((n, k, k), np.nan)
@@ -244,12 +252,26 @@ def solve(
             stderr[i] = np.sqrt(np.clip(np.diag(out.covar), 0, None))
         success[i] = bool(out.success) and out.errorbars
         nfev[i] = out.nfev
-        messages.append(str(out.message) if out.errorbars or not out.success else
-                        f"{out.message}; covariance could not be estimated")
+        messages.append(
+            str(out.message)
+            if out.errorbars or not out.success
+            else f"{out.message}; covariance could not be estimated"
+        )
         chisqr[i] = out.chisqr
         all_params.append(out.params)
-    return StackSolution(P, cov, stderr, success, nfev, messages, chisqr, chisqr / max(npts - k, 1),
-                         _at_bound(P, compiled.lower, compiled.upper), "lmfit", all_params)
+    return StackSolution(
+        P,
+        cov,
+        stderr,
+        success,
+        nfev,
+        messages,
+        chisqr,
+        chisqr / max(npts - k, 1),
+        _at_bound(P, compiled.lower, compiled.upper),
+        "lmfit",
+        all_params,
+    )
 
 
 def propagate(func, P: np.ndarray, cov: np.ndarray, rel_step: float = 1e-6) -> np.ndarray:
@@ -280,5 +302,6 @@ def warn_problems(success: np.ndarray, at_bound: np.ndarray, free: list[str], me
     hits = np.asarray(at_bound, bool)
     if hits.any():
         names = sorted({free[j] for j in np.nonzero(hits.any(axis=0))[0]})
-        warnings.warn(f"parameter(s) at a bound in {int(hits.any(axis=1).sum())} fit(s): {names}", FitWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"parameter(s) at a bound in {int(hits.any(axis=1).sum())} fit(s): {names}", FitWarning, stacklevel=3
+        )

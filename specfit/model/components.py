@@ -108,7 +108,7 @@ class Peak:
     def __add__(self, other):
         from .core import Model
 
-        return Model([self]) + other
+        return Model([self], validate=False) + other
 
     __radd__ = __add__
 
@@ -116,12 +116,12 @@ class Peak:
     def pname(self, quantity: str) -> str:
         return f"{self.name}_{quantity}"
 
-    def add_params(self, params, names: set[str], axis: str) -> None:
-        """Add this component's parameters (with ties as expressions) to lmfit ``params``."""
+    def add_params(self, params, names: set[str], axis: str, deferred: list) -> None:
+        """Add this component's parameters to lmfit ``params``; ties go to ``deferred`` as ``(name, expr)``."""
         for q in PEAK_PARAMS:
-            self._add_quantity(params, q, getattr(self, q), names)
+            self._add_quantity(params, q, getattr(self, q), names, deferred)
 
-    def _add_quantity(self, params, q: str, value, names: set[str]) -> None:
+    def _add_quantity(self, params, q: str, value, names: set[str], deferred: list) -> None:
         pn = self.pname(q)
         lo = self.bounds.get(f"{q}_min", 0.0 if q in ("fwhm", "area") else -np.inf)
         hi = self.bounds.get(f"{q}_max", np.inf)
@@ -150,17 +150,24 @@ class Peak:
                     raise ModelError(f"component {self.label!r}: {q}_offset bounds need 'REF + c', not 'REF * c'")
                 c = float(num) * (-1 if op == "-" else 1) if num else 0.0
                 sub = self.pname(f"{q}_offset")
-                params.add(sub, value=c, min=-np.inf if off_lo is None else off_lo, max=np.inf if off_hi is None else off_hi)
-                params.add(pn, expr=f"{safe_name(ref)}_{q} + {sub}")
+                params.add(
+                    sub, value=c, min=-np.inf if off_lo is None else off_lo, max=np.inf if off_hi is None else off_hi
+                )
+                params.add(pn, value=np.nan)
+                deferred.append((pn, f"{safe_name(ref)}_{q} + {sub}"))
             else:
                 if op in ("+", "-"):
                     raise ModelError(f"component {self.label!r}: {q}_ratio bounds need 'REF * c', not 'REF + c'")
                 c = float(num) if num else 1.0
                 sub = self.pname(f"{q}_ratio")
-                params.add(sub, value=c, min=-np.inf if rat_lo is None else rat_lo, max=np.inf if rat_hi is None else rat_hi)
-                params.add(pn, expr=f"{safe_name(ref)}_{q} * {sub}")
+                params.add(
+                    sub, value=c, min=-np.inf if rat_lo is None else rat_lo, max=np.inf if rat_hi is None else rat_hi
+                )
+                params.add(pn, value=np.nan)
+                deferred.append((pn, f"{safe_name(ref)}_{q} * {sub}"))
             return
-        params.add(pn, expr=self._translate(expr, q, names))
+        params.add(pn, value=np.nan)
+        deferred.append((pn, self._translate(expr, q, names)))
 
     def _check_ref(self, ref: str, names: set[str]) -> None:
         if safe_name(ref) not in names:
@@ -180,7 +187,7 @@ class Peak:
                 return f"{safe_name(token)}_{q}"
             if token in ("sqrt", "exp", "log", "abs", "min", "max", "e", "pi"):
                 return token
-            raise ModelError(f"component {self.label!r}: {q} = {expr!r} names {token!r}, which is no component")
+            raise ModelError(f"component {self.label!r}: {q} = {expr!r} names {token!r}, which is not a component of the model")
 
         # keep numbers like 1e-3 intact: only rewrite identifiers not preceded by a digit/dot
         out, pos = [], 0
@@ -247,18 +254,23 @@ class Doublet(Peak):
     def _extra_bound_keys(self) -> set[str]:
         return {"splitting_min", "splitting_max", "ratio_min", "ratio_max", "width_ratio_min", "width_ratio_max"}
 
-    def add_params(self, params, names: set[str], axis: str) -> None:
-        super().add_params(params, names, axis)
+    def add_params(self, params, names: set[str], axis: str, deferred: list) -> None:
+        super().add_params(params, names, axis, deferred)
         for q, v in (("splitting", self.splitting), ("ratio", self.ratio), ("width_ratio", self.width_ratio)):
             lo, hi = self.bounds.get(f"{q}_min"), self.bounds.get(f"{q}_max")
             free = lo is not None or hi is not None
-            params.add(self.pname(q), value=v, min=-np.inf if lo is None else lo, max=np.inf if hi is None else hi,
-                       vary=free)
+            params.add(
+                self.pname(q), value=v, min=-np.inf if lo is None else lo, max=np.inf if hi is None else hi, vary=free
+            )
         sign = "-" if axis == "kinetic_energy" else "+"
         n2 = f"{self.name}_2"
-        params.add(f"{n2}_position", expr=f"{self.pname('position')} {sign} {self.pname('splitting')}")
-        params.add(f"{n2}_fwhm", expr=f"{self.pname('fwhm')} * {self.pname('width_ratio')}")
-        params.add(f"{n2}_area", expr=f"{self.pname('area')} * {self.pname('ratio')}")
+        for q, expr in (
+            ("position", f"{self.pname('position')} {sign} {self.pname('splitting')}"),
+            ("fwhm", f"{self.pname('fwhm')} * {self.pname('width_ratio')}"),
+            ("area", f"{self.pname('area')} * {self.pname('ratio')}"),
+        ):
+            params.add(f"{n2}_{q}", value=np.nan)
+            deferred.append((f"{n2}_{q}", expr))
 
     def lines(self, axis: str) -> list[Line]:
         n2 = f"{self.name}_2"

@@ -40,15 +40,17 @@ class Model:
         range: tuple[float, float] | None = None,  # noqa: A002  (the model-file key)
         name: str = "",
         description: str = "",
+        *,
+        validate: bool = True,
     ) -> None:
         self.components: list[Peak] = list(components)
         self.background = background
         self.range = None if range is None else (float(range[0]), float(range[1]))
         self.name = name
         self.description = description
-        self._check()
+        self._check(validate)
 
-    def _check(self) -> None:
+    def _check(self, validate: bool = True) -> None:
         seen = set()
         for c in self.components:
             if c.name in seen:
@@ -58,6 +60,8 @@ class Model:
                 seen.add(n)
         if not self.components and self.background is None:
             raise ModelError("a model needs at least one component or a background")
+        if validate:
+            self.make_params()  # validates references, bounds and ties
 
     def __add__(self, other: Any) -> Model:
         comps, bg = list(self.components), self.background
@@ -75,7 +79,8 @@ class Model:
             bg = other
         else:
             return NotImplemented
-        return Model(comps, bg, self.range, self.name, self.description)
+        # partial sums may refer to components still to come: validated when parameters are made
+        return Model(comps, bg, self.range, self.name, self.description, validate=False)
 
     __radd__ = __add__
 
@@ -92,12 +97,23 @@ class Model:
         """The model's lmfit Parameters (ties as expressions); unset start values are NaN."""
         params = lmfit.Parameters()
         names = {c.name for c in self.components}
-        # plain-valued parameters first so expressions can refer to any component
+        deferred: list[tuple[str, str]] = []
+        # every parameter first, ties afterwards, so expressions may refer to any component
         for c in self.components:
-            c.add_params(params, names, axis)
+            c.add_params(params, names, axis, deferred)
         if self.background is not None:
             for pn, v, lo, hi, vary in self.background.param_specs():
                 params.add(pn, value=v, min=lo, max=hi, vary=vary)
+        _dependency_order({n: e for n, e in deferred}, set(params) - {n for n, _ in deferred})
+        for name, expr in deferred:
+            try:
+                params[name].expr = expr
+            except (NameError, SyntaxError, TypeError, ValueError) as exc:
+                raise ModelError(f"tie {name} = {expr!r} cannot be evaluated: {exc}") from exc
+        try:
+            params.update_constraints()
+        except (NameError, SyntaxError, TypeError, ValueError) as exc:
+            raise ModelError(f"ties cannot be evaluated: {exc}") from exc
         return params
 
     # ------------------------------------------------------------------ model files
@@ -111,8 +127,13 @@ class Model:
             rng = spec.get("range")
             if rng is not None and (len(rng) != 2 or not all(isinstance(v, int | float) for v in rng)):
                 raise ModelError("range must be two numbers [low, high]")
-            return cls(comps, background, tuple(sorted(rng)) if rng else None, spec.get("name", ""),
-                       spec.get("description", ""))
+            return cls(
+                comps,
+                background,
+                tuple(sorted(rng)) if rng else None,
+                spec.get("name", ""),
+                spec.get("description", ""),
+            )
         except ModelError as exc:
             raise ModelError(f"{source}: {exc}") from exc
 
@@ -189,8 +210,11 @@ def _toml_value(v: Any) -> str:
 
 def dump_toml(d: dict[str, Any]) -> str:
     """Write the (flat) model-file structure as TOML (top-level keys, [tables], [[arrays of tables]])."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict | list) or (
-        isinstance(v, list) and not (v and isinstance(v[0], dict)))]
+    lines = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in d.items()
+        if not isinstance(v, dict | list) or (isinstance(v, list) and not (v and isinstance(v[0], dict)))
+    ]
     for k, v in d.items():
         if isinstance(v, dict):
             lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
@@ -222,10 +246,33 @@ def load_model(name_or_path: str | Path) -> Model:
 
 # ---------------------------------------------------------------------------- vectorised evaluator
 
-_FUNCS = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "abs": np.abs, "min": np.minimum, "max": np.maximum,
-          "pi": np.pi, "e": np.e}
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant, ast.Call, ast.Add, ast.Sub,
-            ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Mod)
+_FUNCS = {
+    "sqrt": np.sqrt,
+    "exp": np.exp,
+    "log": np.log,
+    "abs": np.abs,
+    "min": np.minimum,
+    "max": np.maximum,
+    "pi": np.pi,
+    "e": np.e,
+}
+_ALLOWED = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Call,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+    ast.Mod,
+)
 
 
 def _compile_expr(expr: str):
@@ -235,6 +282,25 @@ def _compile_expr(expr: str):
             raise ModelError(f"expression {expr!r}: {type(node).__name__} is not allowed")
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCS)
     return compile(tree, "<tie>", "eval"), names
+
+
+def _dependency_order(exprs: dict[str, str], known: set[str]) -> list[str]:
+    """Order tied parameters so each comes after what it depends on; refuse cycles and unknown names."""
+    deps = {n: _compile_expr(e)[1] for n, e in exprs.items()}
+    order, known = [], set(known)
+    pending = dict(deps)
+    while pending:
+        ready = [n for n, d in pending.items() if d <= known]
+        if not ready:
+            unknown = sorted(set().union(*pending.values()) - known - set(pending))
+            if unknown:
+                raise ModelError(f"ties refer to unknown parameters {unknown}")
+            raise ModelError(f"circular ties among {sorted(pending)}")
+        for n in ready:
+            order.append(n)
+            known.add(n)
+            pending.pop(n)
+    return order
 
 
 class CompiledModel:
