@@ -292,8 +292,9 @@ def test_stack_neighbour_seed_and_storage(tmp_path):
     path = specfit.save(res, tmp_path / "stack.h5")
     back = specfit.load(path)
     assert isinstance(back, FitStackResult)
-    xr.testing.assert_allclose(back.dataset.drop_vars(["message", "at_bound"]),
-                               res.dataset.drop_vars(["message", "at_bound"]))
+    xr.testing.assert_allclose(
+        back.dataset.drop_vars(["message", "at_bound"]), res.dataset.drop_vars(["message", "at_bound"])
+    )
     assert back.to_dict() == res.to_dict()
 
 
@@ -307,9 +308,24 @@ def test_cli_fit_json_on_csv(tmp_path):
     model = tmp_path / "m.toml"
     model.write_text(S2P_TOML)
     out = subprocess.run(
-        [sys.executable, "-m", "specfit", "fit", str(csv), "--model", str(model), "--json",
-         "--out", str(tmp_path / "r.h5"), "--plot", str(tmp_path / "fig.png")],
-        capture_output=True, text=True, cwd=REPO, check=False,
+        [
+            sys.executable,
+            "-m",
+            "specfit",
+            "fit",
+            str(csv),
+            "--model",
+            str(model),
+            "--json",
+            "--out",
+            str(tmp_path / "r.h5"),
+            "--plot",
+            str(tmp_path / "fig.png"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
@@ -327,8 +343,13 @@ def test_cli_fit_reports_bad_model(tmp_path):
     x, y = s2p_spectrum(9)
     csv = tmp_path / "s2p.csv"
     csv.write_text("Binding Energy (eV),Counts\n" + "".join(f"{a:.2f},{int(b)}\n" for a, b in zip(x, y)))
-    out = subprocess.run([sys.executable, "-m", "specfit", "fit", str(csv), "--model", "no_such_template"],
-                         capture_output=True, text=True, cwd=REPO, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "specfit", "fit", str(csv), "--model", "no_such_template"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert out.returncode == 1 and "no such model file or template" in out.stderr
 
 

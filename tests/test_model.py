@@ -87,8 +87,9 @@ def test_ties_and_bounded_offsets_compile():
 
 
 def test_bounded_ratio():
-    model = Peak("A", "gaussian", 10.0, 1.0, 5.0) + Peak("B", "gaussian", 12.0, 1.0, "A * 0.4", area_ratio_min=0.3,
-                                                          area_ratio_max=0.6)
+    model = Peak("A", "gaussian", 10.0, 1.0, 5.0) + Peak(
+        "B", "gaussian", 12.0, 1.0, "A * 0.4", area_ratio_min=0.3, area_ratio_max=0.6
+    )
     p = model.make_params()
     assert p["B_area"].expr == "A_area * B_area_ratio"
     assert (p["B_area_ratio"].min, p["B_area_ratio"].max, p["B_area_ratio"].value) == (0.3, 0.6, 0.4)
@@ -102,7 +103,7 @@ def test_bounded_ratio():
         ('[[components]]\nname = "A"\nposition = 5.0\nposition_min = 6.0\n', "outside its bounds"),
         ('[[components]]\nname = "A"\nlevel = "Xx 9z"\nposition = 5.0\n', "not in reference_library"),
         ('[[components]]\nname = "A"\nposition = 1.0\ncolour = "red"\n', "unknown settings"),
-        ('[[components]]\nposition = 1.0\n', "no name"),
+        ("[[components]]\nposition = 1.0\n", "no name"),
         ('[background]\ntype = "magic"\n', "unknown background"),
         ("range = [1, 2, 3]\n[background]\ntype = 'linear'\n", "range"),
         ("this is = = not toml", "invalid TOML"),
@@ -122,8 +123,26 @@ def test_circular_ties_are_refused():
 def test_singlet_level_makes_a_peak_and_doublets_use_the_library():
     model = Model.from_toml('[[components]]\nname = "C"\nlevel = "C 1s"\nposition = 284.8\n')
     assert type(model.components[0]) is Peak
-    for level in ("S 2p", "P 2p", "Cl 2p", "Zr 3d", "Nb 3d", "Ni 2p", "Co 2p", "Mn 2p", "Fe 2p", "In 3d", "Al 2p",
-                  "Si 2p", "Sn 3d", "Ag 3d", "W 4f", "Mo 3d", "Pt 4f", "Au 4f"):
+    for level in (
+        "S 2p",
+        "P 2p",
+        "Cl 2p",
+        "Zr 3d",
+        "Nb 3d",
+        "Ni 2p",
+        "Co 2p",
+        "Mn 2p",
+        "Fe 2p",
+        "In 3d",
+        "Al 2p",
+        "Si 2p",
+        "Sn 3d",
+        "Ag 3d",
+        "W 4f",
+        "Mo 3d",
+        "Pt 4f",
+        "Au 4f",
+    ):
         entry = core_level(level)
         assert entry["splitting"] > 0 and entry["source"]
         j_main, j_second = entry["j"]

@@ -187,7 +187,9 @@ class Peak:
                 return f"{safe_name(token)}_{q}"
             if token in ("sqrt", "exp", "log", "abs", "min", "max", "e", "pi"):
                 return token
-            raise ModelError(f"component {self.label!r}: {q} = {expr!r} names {token!r}, which is not a component of the model")
+            raise ModelError(
+                f"component {self.label!r}: {q} = {expr!r} names {token!r}, which is not a component of the model"
+            )
 
         # keep numbers like 1e-3 intact: only rewrite identifiers not preceded by a digit/dot
         out, pos = [], 0

@@ -99,8 +99,7 @@ def _parse_region(line: str) -> CasaRegion:
             nums.append(float(t))
     if len(nums) < 6:
         raise ModelError(f"CasaXPS region line has {len(nums)} numbers, expected at least 6: {line!r}")
-    return CasaRegion(strings[0], strings[1], nums[0], nums[1], nums[2], int(nums[3]), nums[4], nums[5],
-                      nums[6:], line)
+    return CasaRegion(strings[0], strings[1], nums[0], nums[1], nums[2], int(nums[3]), nums[4], nums[5], nums[6:], line)
 
 
 def _parse_component(line: str) -> CasaComponent:
