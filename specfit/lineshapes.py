@@ -201,6 +201,54 @@ class LineShape:
         """The full width at half maximum of this shape for width parameter ``fwhm``."""
         return true_fwhm(self, fwhm)
 
+    def derivatives(self, x, center, fwhm, area):
+        """``(f, ∂f/∂center, ∂f/∂fwhm)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical otherwise.
+
+        With ``f = A s(u) / (N F)``, ``u = (x − c)/F``: ``∂f/∂c = −A s'(u) / (N F²)`` and
+        ``∂f/∂F = −A u s'(u) / (N F²) − f / F``.
+        """
+        kind = self.kind
+        if kind == "pseudo_voigt":
+            eta = self.params.get("eta", 0.5)
+            g = LineShape("gaussian").derivatives(x, center, fwhm, area)
+            lor = LineShape("lorentzian").derivatives(x, center, fwhm, area)
+            return tuple((1.0 - eta) * a + eta * b for a, b in zip(g, lor))
+        if kind in ("gaussian", "lorentzian", "gl", "sgl"):
+            u = (x - center) / fwhm
+            u2 = u * u
+            a = 4.0 * LN2
+            if kind == "gaussian":
+                s = np.exp(-a * u2)
+                ds = -2.0 * a * u * s
+                norm = _G_INTEGRAL
+            elif kind == "lorentzian":
+                s = 1.0 / (1.0 + 4.0 * u2)
+                ds = -8.0 * u * s * s
+                norm = _L_INTEGRAL
+            elif kind == "gl":
+                m = self.params.get("p", 30.0) / 100.0
+                lor = 1.0 / (1.0 + 4.0 * m * u2)
+                s = np.exp(-a * (1.0 - m) * u2) * lor
+                ds = s * (-2.0 * a * (1.0 - m) * u - 8.0 * m * u * lor)
+                norm = _gl_integral(m)
+            else:
+                m = self.params.get("p", 30.0) / 100.0
+                g = np.exp(-a * u2)
+                lor = 1.0 / (1.0 + 4.0 * u2)
+                s = (1.0 - m) * g + m * lor
+                ds = (1.0 - m) * (-2.0 * a * u * g) + m * (-8.0 * u * lor * lor)
+                norm = (1.0 - m) * _G_INTEGRAL + m * _L_INTEGRAL
+            scale = area / (norm * fwhm)
+            f = scale * s
+            dfdc = -scale * ds / fwhm
+            dfdF = -scale * u * ds / fwhm - f / fwhm
+            return f, dfdc, dfdF
+        f = self(x, center, fwhm, area)
+        hc = 1e-6 * np.maximum(np.abs(fwhm), 1e-3)
+        dfdc = (self(x, center + hc, fwhm, area) - self(x, center - hc, fwhm, area)) / (2 * hc)
+        dfdF = (self(x, center, fwhm + hc, area) - self(x, center, fwhm - hc, area)) / (2 * hc)
+        return f, dfdc, dfdF
+
 
 SHAPES: dict[str, Callable[..., np.ndarray]] = {
     "gaussian": gaussian,

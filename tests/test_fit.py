@@ -238,7 +238,21 @@ def _reference_batch(fun, p0, lower, upper, *, jac=None, max_nfev=200, xtol=1e-1
             P[i] = p
             return fun(P)[i]
 
-        r = least_squares(row, p0[i], bounds=(lower[i], upper[i]), x_scale="jac", xtol=xtol, ftol=ftol, gtol=gtol)
+        def row_jac(p, i=i):
+            P = x.copy()
+            P[i] = p
+            return jac(P)[i]
+
+        r = least_squares(
+            row,
+            p0[i],
+            jac=row_jac if jac is not None else "2-point",
+            bounds=(lower[i], upper[i]),
+            x_scale="jac",
+            xtol=xtol,
+            ftol=ftol,
+            gtol=gtol,
+        )
         x[i] = r.x
         out["cost"][i], out["success"][i], out["nfev"][i], out["status"][i] = r.cost, r.success, r.nfev, r.status
         messages.append(r.message)

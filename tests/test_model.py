@@ -181,3 +181,34 @@ def test_model_composition_errors():
         Peak("A", position=1.0) + Shirley() + Shirley()
     with pytest.raises(ModelError, match="position is required"):
         Peak("A")
+
+
+@pytest.mark.parametrize(
+    "background", ["", '[background]\ntype = "active_shirley"\n', '[background]\ntype = "polynomial"\ndegree = 2\n']
+)
+@pytest.mark.parametrize("shape", ["GL(30)", "SGL(20)", "gaussian", "pseudo_voigt(0.4)", "voigt(0.5)"])
+def test_analytic_jacobian_matches_finite_differences(shape, background):
+    toml = "range = [156.0, 172.0]\n" + background + ISSUE_TOML.split('type = "shirley"')[1]
+    toml = toml.replace("GL(30)", shape).replace('fwhm = "PS4"', 'fwhm = "PS4 * 1.1"')
+    model = Model.from_toml(toml)
+    params = model.make_params()
+    compiled = CompiledModel(model, params, "binding_energy")
+    x = np.arange(172.0, 156.0, -0.05)
+    rng = np.random.default_rng(0)
+    base = np.array([params[n].value for n in compiled.free], dtype=float)
+    base[np.isnan(base)] = 900.0
+    P = base + rng.normal(0, 0.02, size=(3, base.size)) * np.abs(base)
+    P[:, [compiled.free.index(n) for n in compiled.free if n.startswith("bg_k")]] = 0.02
+    J = compiled.jacobian(x, P)
+
+    def total(Q):
+        peaks, dyn, _ = compiled.evaluate(x, Q)
+        return peaks + dyn
+
+    for j in range(P.shape[1]):
+        h = 1e-6 * max(1.0, np.abs(P[:, j]).max())
+        Pp, Pm = P.copy(), P.copy()
+        Pp[:, j] += h
+        Pm[:, j] -= h
+        fd = (total(Pp) - total(Pm)) / (2 * h)
+        np.testing.assert_allclose(J[:, :, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max() + 1e-9)

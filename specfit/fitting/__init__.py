@@ -106,7 +106,7 @@ def _components_frame(compiled: CompiledModel, table: dict[str, np.ndarray], i: 
 
 
 def _fit_single(model, params, compiled, prep: Prepared, bg_static, P0, monte_carlo, max_nfev, random_state):
-    sol = solve(compiled, params, prep, bg_static, P0, solver="lmfit", max_nfev=max_nfev)
+    sol = solve(compiled, params, prep, bg_static, P0, solver="lmfit", max_nfev=max_nfev, full_params=True)
     out_params = sol.params[0]
     warn_problems(sol.success, sol.at_bound, compiled.free, sol.message)
     cov = np.nan_to_num(sol.covariance[0]) if not np.isfinite(sol.covariance[0]).all() else sol.covariance[0]

@@ -181,9 +181,11 @@ class StackSolution:
 
 
 def residual_function(compiled: CompiledModel, prep: Prepared, static_bg: np.ndarray, rows: slice | np.ndarray):
+    target = prep.y[rows] - static_bg[rows]
+    w = prep.weights[rows]
+
     def fun(P: np.ndarray) -> np.ndarray:
-        peaks, dyn, _ = compiled.evaluate(prep.x, P, prep.loss_side)
-        return (prep.y[rows] - static_bg[rows] - peaks - dyn) * prep.weights[rows]
+        return (target - compiled.total(prep.x, P, prep.loss_side)) * w
 
     return fun
 
@@ -202,6 +204,7 @@ def solve(
     *,
     solver: str = "auto",
     max_nfev: int = 200,
+    full_params: bool = False,
 ) -> StackSolution:
     """Fit every spectrum of ``prep``; ``solver`` is ``"auto"``, ``"batch"`` or ``"lmfit"``."""
     batch = batch_solver()
@@ -214,7 +217,11 @@ def solve(
         fun = residual_function(compiled, prep, static_bg, slice(None))
         lo = np.broadcast_to(compiled.lower, P0.shape)
         hi = np.broadcast_to(compiled.upper, P0.shape)
-        sol = batch(fun, P0, lo, hi, max_nfev=max_nfev)
+
+        def jac(P: np.ndarray) -> np.ndarray:
+            return -compiled.jacobian(prep.x, P, prep.loss_side) * prep.weights[:, :, None]
+
+        sol = batch(fun, P0, lo, hi, jac=jac, max_nfev=max_nfev)
         R = fun(sol.x)
         chisqr = np.sum(R * R, axis=1)
         return StackSolution(
@@ -236,9 +243,14 @@ def solve(
     nfev = np.zeros(n, int)
     messages, all_params = [], []
     chisqr = np.zeros(n)
+    # lmfit sees only the free parameters: ties are evaluated by the compiled model (lmfit's own
+    # expression and uncertainty machinery would cost more than the fit itself)
+    template = lmfit.Parameters()
+    for name in compiled.free:
+        template.add(name, value=0.0, min=params[name].min, max=params[name].max)
     for i in range(n):
         fun = residual_function(compiled, prep, static_bg, slice(i, i + 1))
-        p = params.copy()
+        p = template.copy()
         for j, name in enumerate(compiled.free):
             p[name].value = P0[i, j]
 
@@ -250,7 +262,7 @@ def solve(
         if out.covar is not None and list(out.var_names) == compiled.free:
             cov[i] = out.covar
             stderr[i] = np.sqrt(np.clip(np.diag(out.covar), 0, None))
-        success[i] = bool(out.success) and out.errorbars
+        success[i] = bool(out.success) and bool(out.errorbars)
         nfev[i] = out.nfev
         messages.append(
             str(out.message)
@@ -258,7 +270,8 @@ def solve(
             else f"{out.message}; covariance could not be estimated"
         )
         chisqr[i] = out.chisqr
-        all_params.append(out.params)
+        if full_params:
+            all_params.append(full_parameters(compiled, params, P[i], cov[i]))
     return StackSolution(
         P,
         cov,
@@ -272,6 +285,36 @@ def solve(
         "lmfit",
         all_params,
     )
+
+
+def full_parameters(
+    compiled: CompiledModel, params: lmfit.Parameters, row: np.ndarray, cov: np.ndarray
+) -> lmfit.Parameters:
+    """The model's lmfit Parameters at the solution ``row``: values, standard errors (ties by propagation)
+    and correlations of the free parameters."""
+    full = params.copy()
+    values = compiled.values(row[None])
+    names = list(values)
+    ok = bool(np.all(np.isfinite(cov)))
+    errs = propagate(
+        lambda Q: np.stack([compiled.values(Q)[nm] for nm in names], axis=1), row[None], np.nan_to_num(cov)[None]
+    )[0]
+    for j, name in enumerate(compiled.free):
+        full[name].value = float(row[j])
+    full.update_constraints()
+    for i, name in enumerate(names):
+        par = full[name]
+        if par.vary or par.expr:
+            par.stderr = float(errs[i]) if ok else None
+    if ok:
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        for j, name in enumerate(compiled.free):
+            full[name].correl = {
+                other: float(cov[j, m] / (sd[j] * sd[m])) if sd[j] > 0 and sd[m] > 0 else 0.0
+                for m, other in enumerate(compiled.free)
+                if m != j
+            }
+    return full
 
 
 def propagate(func, P: np.ndarray, cov: np.ndarray, rel_step: float = 1e-6) -> np.ndarray:

@@ -354,6 +354,124 @@ class CompiledModel:
             out.append(line.shape(x, c, f, a))
         return np.array(out).reshape(len(self.lines), -1, len(x)) if out else np.zeros((0, 1, len(x)))
 
+    def value_jacobian(self, P: np.ndarray, names: list[str]) -> np.ndarray:
+        """∂(parameter value)/∂(free parameters) for ``names``: (n, len(names), k), by central differences
+        on the (cheap, per-spectrum scalar) tie expressions; exact for free parameters and linear ties."""
+        P = np.atleast_2d(P)
+        n, k = P.shape
+        out = np.zeros((n, len(names), k))
+        index = {name: i for i, name in enumerate(self.free)}
+        tied = [i for i, name in enumerate(names) if name not in index and name not in self.fixed]
+        for i, name in enumerate(names):
+            if name in index:
+                out[:, i, index[name]] = 1.0
+        if tied:
+            for j in range(k):
+                h = 1e-6 * np.maximum(np.abs(P[:, j]), 1e-3)
+                Pp, Pm = P.copy(), P.copy()
+                Pp[:, j] += h
+                Pm[:, j] -= h
+                vp, vm = self.values(Pp), self.values(Pm)
+                for i in tied:
+                    out[:, i, j] = (vp[names[i]] - vm[names[i]]) / (2 * h)
+        return out
+
+    #: rows evaluated together: keeps the (rows x points) temporaries in the CPU cache
+    chunk = 128
+
+    def jacobian(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high") -> np.ndarray:
+        """∂(peaks + dynamic background)/∂(free parameters): (n, m, k).
+
+        Line-shape derivatives are analytic where the shape allows (G, L, GL, SGL, pseudo-Voigt);
+        ties enter through the chain rule (:meth:`value_jacobian`). Rows are processed in chunks.
+        """
+        P = np.atleast_2d(P)
+        n, k = P.shape
+        if n <= self.chunk:
+            return self._jacobian_rows(x, P, loss_side)
+        J = np.empty((n, x.size, k))
+        for s in range(0, n, self.chunk):
+            J[s : s + self.chunk] = self._jacobian_rows(x, P[s : s + self.chunk], loss_side)
+        return J
+
+    def total(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high") -> np.ndarray:
+        """peaks + dynamic background, (n, m), evaluated in row chunks (the batch solver's hot path)."""
+        P = np.atleast_2d(P)
+        n = P.shape[0]
+        out = np.empty((n, x.size))
+        for s in range(0, n, self.chunk):
+            rows = P[s : s + self.chunk]
+            values = self.values(rows)
+            peaks = np.zeros((rows.shape[0], x.size))
+            for line in self.lines:
+                peaks += line.shape(
+                    x, values[line.position][:, None], values[line.fwhm][:, None], values[line.area][:, None]
+                )
+            bg = self.model.background
+            if bg is not None and not bg.static:
+                peaks = peaks + bg.evaluate(x, values, peaks=peaks, loss_side=loss_side)
+            out[s : s + self.chunk] = peaks
+        return out
+
+    def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str) -> np.ndarray:
+        P = np.atleast_2d(P)
+        n, k = P.shape
+        values = self.values(P)
+        Jt = np.zeros((k, n, x.size))  # parameter-major: contiguous updates
+        peaks = np.zeros((n, x.size))
+        all_names = [nm for line in self.lines for nm in (line.position, line.fwhm, line.area)]
+        dv_all = self.value_jacobian(P, all_names)  # (n, 3 * lines, k), one pass for every line
+        for li, line in enumerate(self.lines):
+            names = [line.position, line.fwhm, line.area]
+            dv = dv_all[:, 3 * li : 3 * li + 3, :]
+            c, f, a = (values[nm][:, None] for nm in names)
+            curve, dc, dF = line.shape.derivatives(x, c, f, a)
+            da = curve / np.where(a != 0, a, 1.0) if np.all(a != 0) else line.shape(x, c, f, np.ones_like(a))
+            peaks += curve
+            for d, q in ((dc, 0), (dF, 1), (da, 2)):
+                coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
+                for j in np.nonzero(np.any(coeff != 0, axis=0))[0]:
+                    cj = coeff[:, j]
+                    if np.all(cj == 1.0):
+                        Jt[j] += d
+                    else:
+                        Jt[j] += d * cj[:, None]
+        bg = self.model.background
+        if bg is not None and not bg.static:
+            names = [nm for nm, *_ in bg.param_specs()]
+            dv = self.value_jacobian(P, names)
+            if bg.kind == "active_shirley":
+                from ..backgrounds import _cumtrapz, _oriented
+
+                xo, flip = _oriented(x, loss_side)
+                xs = np.abs(xo - xo[0])
+                kval = values["bg_k"][:, None, None]
+
+                def cum(arr):  # cumulative integral from the no-loss end along the spectral axis
+                    moved = np.moveaxis(arr, 1, -1)
+                    if flip:
+                        moved = moved[..., ::-1]
+                    out = _cumtrapz(moved, xs if not flip else np.abs(xo[::-1] - xo[::-1][0]))
+                    if flip:
+                        out = out[..., ::-1]
+                    return np.moveaxis(out, -1, 1)
+
+                J = np.moveaxis(Jt, 0, -1)
+                J = J + kval * cum(J)
+                dcum = cum(peaks[:, :, None])[:, :, 0]
+                J += dv[:, names.index("bg_offset"), None, :] * 1.0
+                J += dcum[:, :, None] * dv[:, names.index("bg_k"), None, :]
+                return J
+            else:
+                base = bg.evaluate(x, {nm: np.zeros(n) for nm in names}, peaks=peaks, loss_side=loss_side)
+                for i, nm in enumerate(names):
+                    unit = {q: np.zeros(n) for q in names}
+                    unit[nm] = np.ones(n)
+                    d = np.broadcast_to(bg.evaluate(x, unit, peaks=peaks, loss_side=loss_side) - base, (n, x.size))
+                    for j in np.nonzero(np.any(dv[:, i, :] != 0, axis=0))[0]:
+                        Jt[j] += d * dv[:, i, j, None]
+        return np.moveaxis(Jt, 0, -1)
+
     def evaluate(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high"):
         """``(peaks, dynamic background, line curves)`` for free rows ``P``."""
         values = self.values(P)
