@@ -291,36 +291,44 @@ class FitStackResult:
         ds = self.dataset
         dims = list(ds["chisqr"].dims)
         lines = [str(v) for v in ds["line"].values]
+        fields = (
+            "position",
+            "position_error",
+            "fwhm",
+            "fwhm_error",
+            "true_fwhm",
+            "area",
+            "area_error",
+            "area_fraction",
+            "area_fraction_error",
+        )
+        n = int(np.prod([ds.sizes[d] for d in dims]))
+        per_line = {f: ds[f].transpose(*dims, "line").values.reshape(n, len(lines)) for f in fields}
+        comp = [str(v) for v in ds["component"].values]
+        shape = [str(v) for v in ds["shape"].values]
+        stats = {k: ds[k].values.reshape(n) for k in ("chisqr", "redchi", "success", "nfev", "message", "at_bound")}
+        coord_values = [ds[d].values if d in ds.coords else np.arange(ds.sizes[d]) for d in dims]
         entries = []
-        for idx in np.ndindex(*[ds.sizes[d] for d in dims]):
-            sel = dict(zip(dims, idx))
-            one = ds.isel(sel)
+        for flat, idx in enumerate(np.ndindex(*[ds.sizes[d] for d in dims])):
             comps = []
             for j, name in enumerate(lines):
-                row = {"name": name, "component": str(one["component"].values[j]), "shape": str(one["shape"].values[j])}
-                for f in (
-                    "position",
-                    "position_error",
-                    "fwhm",
-                    "fwhm_error",
-                    "true_fwhm",
-                    "area",
-                    "area_error",
-                    "area_fraction",
-                    "area_fraction_error",
-                ):
-                    row[f] = float(one[f].values[j])
+                row = {"name": name, "component": comp[j], "shape": shape[j]}
+                row.update({f: float(per_line[f][flat, j]) for f in fields})
                 comps.append(row)
-            stats = {
-                "chisqr": float(one["chisqr"]),
-                "redchi": float(one["redchi"]),
-                "success": bool(one["success"]),
-                "nfev": int(one["nfev"]),
-                "message": str(one["message"].values),
-                "at_bound": json.loads(str(one["at_bound"].values)),
-            }
-            coords = {d: _plain(ds[d].values[i].item()) if d in ds.coords else int(i) for d, i in sel.items()}
-            entries.append({"coords": coords, "components": comps, "statistics": stats})
+            entries.append(
+                {
+                    "coords": {d: coord_values[i][idx[i]].item() for i, d in enumerate(dims)},
+                    "components": comps,
+                    "statistics": {
+                        "chisqr": float(stats["chisqr"][flat]),
+                        "redchi": float(stats["redchi"][flat]),
+                        "success": bool(stats["success"][flat]),
+                        "nfev": int(stats["nfev"][flat]),
+                        "message": str(stats["message"][flat]),
+                        "at_bound": json.loads(str(stats["at_bound"][flat])),
+                    },
+                }
+            )
         return _plain(entries)
 
     def to_datatree(self) -> xr.DataTree:

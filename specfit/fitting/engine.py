@@ -219,7 +219,7 @@ def solve(
         hi = np.broadcast_to(compiled.upper, P0.shape)
 
         def jac(P: np.ndarray) -> np.ndarray:
-            return -compiled.jacobian(prep.x, P, prep.loss_side) * prep.weights[:, :, None]
+            return compiled.jacobian(prep.x, P, prep.loss_side, scale=-prep.weights)
 
         sol = batch(fun, P0, lo, hi, jac=jac, max_nfev=max_nfev)
         R = fun(sol.x)
