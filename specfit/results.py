@@ -22,18 +22,36 @@ from .model.core import CompiledModel, Model
 
 __all__ = ["FitResult", "FitStackResult"]
 
-LINE_FIELDS = ("position", "fwhm", "true_fwhm", "area", "area_fraction")
+#: per-line columns of result tables (doublet lines also carry their component's total area)
+LINE_COLUMNS = (
+    "position",
+    "position_error",
+    "fwhm",
+    "fwhm_error",
+    "true_fwhm",
+    "area",
+    "area_error",
+    "area_fraction",
+    "area_fraction_error",
+    "component_area",
+    "component_area_error",
+    "component_area_fraction",
+    "component_area_fraction_error",
+)
 
 
 def _line_quantities(compiled: CompiledModel, P: np.ndarray) -> np.ndarray:
-    """(n, 4 * n_lines): positions, fwhms, areas, area fractions of every line."""
+    """(n, 6 * n_lines): positions, fwhms, areas, area fractions of every line, and the area and area
+    fraction of the component each line belongs to (a doublet's two lines summed)."""
     v = compiled.values(P)
     pos = np.stack([v[line.position] for line in compiled.lines], axis=1)
     fw = np.stack([v[line.fwhm] for line in compiled.lines], axis=1)
     ar = np.stack([v[line.area] for line in compiled.lines], axis=1)
     tot = ar.sum(axis=1, keepdims=True)
     frac = ar / np.where(tot != 0, tot, np.nan)
-    return np.concatenate([pos, fw, ar, frac], axis=1)
+    owners = [line.component for line in compiled.lines]
+    comp = np.stack([ar[:, [o == owner for o in owners]].sum(axis=1) for owner in owners], axis=1)
+    return np.concatenate([pos, fw, ar, frac, comp, comp / np.where(tot != 0, tot, np.nan)], axis=1)
 
 
 def line_table_arrays(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray) -> dict[str, np.ndarray]:
@@ -46,7 +64,7 @@ def line_table_arrays(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray) -
     vals = _line_quantities(compiled, P)
     errs = propagate(lambda Q: _line_quantities(compiled, Q), P, cov) if P.shape[1] else np.zeros_like(vals)
     out = {}
-    for i, key in enumerate(("position", "fwhm", "area", "area_fraction")):
+    for i, key in enumerate(("position", "fwhm", "area", "area_fraction", "component_area", "component_area_fraction")):
         out[key] = vals[:, i * L : (i + 1) * L]
         out[f"{key}_error"] = errs[:, i * L : (i + 1) * L]
     # true FWHM of each line (GL, Voigt, LA, DS widths differ from their width parameter)
@@ -271,17 +289,7 @@ class FitStackResult:
     def table(self) -> pd.DataFrame:
         """Tidy table: one row per spectrum and line."""
         ds = self.dataset
-        cols = [
-            "position",
-            "position_error",
-            "fwhm",
-            "fwhm_error",
-            "true_fwhm",
-            "area",
-            "area_error",
-            "area_fraction",
-            "area_fraction_error",
-        ]
+        cols = list(LINE_COLUMNS)
         df = ds[cols].to_dataframe().reset_index()
         stats = ds[["chisqr", "redchi", "success"]].to_dataframe().reset_index()
         return df.merge(stats, on=[d for d in ds["chisqr"].dims])
@@ -291,17 +299,7 @@ class FitStackResult:
         ds = self.dataset
         dims = list(ds["chisqr"].dims)
         lines = [str(v) for v in ds["line"].values]
-        fields = (
-            "position",
-            "position_error",
-            "fwhm",
-            "fwhm_error",
-            "true_fwhm",
-            "area",
-            "area_error",
-            "area_fraction",
-            "area_fraction_error",
-        )
+        fields = LINE_COLUMNS
         n = int(np.prod([ds.sizes[d] for d in dims]))
         per_line = {f: ds[f].transpose(*dims, "line").values.reshape(n, len(lines)) for f in fields}
         comp = [str(v) for v in ds["component"].values]

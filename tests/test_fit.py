@@ -97,6 +97,12 @@ def test_doublet_ties_hold_exactly_in_results():
         assert t.loc[f"{name}_2", "area"] / t.loc[name, "area"] == pytest.approx(0.5, abs=1e-12)
         assert t.loc[f"{name}_2", "fwhm"] == t.loc[name, "fwhm"]
     assert t.loc["intermediate", "fwhm"] == t.loc["PS4", "fwhm"]
+    # each line carries its doublet's total, with an error from the same covariance
+    assert t.loc["PS4_2", "component_area"] == pytest.approx(1.5 * t.loc["PS4", "area"], rel=1e-12)
+    assert t.loc["PS4", "component_area_error"] == pytest.approx(1.5 * t.loc["PS4", "area_error"], rel=1e-6)
+    assert t.loc["PS4", "component_area_fraction"] + t.loc["intermediate", "component_area_fraction"] == (
+        pytest.approx(1.0, abs=1e-12)
+    )
     assert res.params["PS4_2_area"].value == pytest.approx(0.5 * res.params["PS4_area"].value, rel=1e-14)
     assert t["area_fraction"].sum() == pytest.approx(1.0, abs=1e-12)
     # GL(30) true FWHM is smaller than its width parameter, and both are reported
@@ -155,6 +161,19 @@ def test_bound_hit_warns_and_is_flagged():
     with pytest.warns(FitWarning, match="bound"):
         res = fit(s2p_dataset(4), model)
     assert res.at_bound == ["intermediate_position"]
+
+
+def test_bad_data_raises_fit_error():
+    x, y = s2p_spectrum(12)
+    y[100] = np.nan
+    with pytest.raises(FitError, match="NaN"):
+        fit(make_leaf(y, "binding_energy", x), Model.from_toml(S2P_TOML))
+    with pytest.raises(FitError, match="fit range"):
+        fit(s2p_dataset(12), Model.from_toml(S2P_TOML), range=(300.0, 310.0))
+    with pytest.raises(FitError, match="weights"):
+        fit(s2p_dataset(12), Model.from_toml(S2P_TOML), weights="magic")
+    with pytest.raises(FitError, match="cannot fit"):
+        fit(np.zeros(10), Model.from_toml(S2P_TOML))
 
 
 def test_tree_region_selection():

@@ -19,7 +19,7 @@ import xarray as xr
 from ..errors import FitError
 from ..lineshapes import format_shape
 from ..model.core import CompiledModel, Model, load_model
-from ..results import FitResult, FitStackResult, line_table_arrays
+from ..results import LINE_COLUMNS, FitResult, FitStackResult, line_table_arrays
 from .engine import FitWarning, Prepared, batch_solver, initial_rows, prepare, solve, static_background, warn_problems
 
 __all__ = ["FitWarning", "batch_solver", "fit"]
@@ -89,17 +89,7 @@ def _components_frame(compiled: CompiledModel, table: dict[str, np.ndarray], i: 
     rows = []
     for j, line in enumerate(compiled.lines):
         row = {"name": line.name, "component": line.component, "shape": format_shape(line.shape)}
-        for key in (
-            "position",
-            "position_error",
-            "fwhm",
-            "fwhm_error",
-            "true_fwhm",
-            "area",
-            "area_error",
-            "area_fraction",
-            "area_fraction_error",
-        ):
+        for key in LINE_COLUMNS:
             row[key] = float(table[key][i, j])
         rows.append(row)
     return pd.DataFrame(rows)
