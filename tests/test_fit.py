@@ -390,3 +390,27 @@ def test_warnings_filter_does_not_leak():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(s2p_dataset(10), Model.from_toml(S2P_TOML))
+
+
+def test_cli_fit_json_on_a_stack(tmp_path):
+    data = _stack({"etch_level": 3}, seed=60)
+    data.attrs.update({"source_format": "test", "region": "S 2p"})
+    path = specfit.save(xr.DataTree.from_dict({"/S 2p": data}), tmp_path / "profile.h5")
+    model = tmp_path / "m.toml"
+    model.write_text(S2P_TOML)
+    out = subprocess.run(
+        [sys.executable, "-m", "specfit", "fit", str(path), "--model", str(model), "--json", "--solver", "lmfit"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    entries = json.loads(out.stdout)
+    assert [e["coords"] for e in entries] == [{"etch_level": 0.0}, {"etch_level": 1.5}, {"etch_level": 3.0}]
+    ref = fit(data, Model.from_toml(S2P_TOML), solver="lmfit")
+    for i, e in enumerate(entries):
+        assert e["statistics"]["success"] is True
+        names = [c["name"] for c in e["components"]]
+        assert names == ["PS4", "PS4_2", "intermediate", "intermediate_2"]
+        assert e["components"][0]["area"] == pytest.approx(float(ref.dataset["area"][i, 0]), rel=1e-6)
