@@ -212,3 +212,18 @@ def test_analytic_jacobian_matches_finite_differences(shape, background):
         Pm[:, j] -= h
         fd = (total(Pp) - total(Pm)) / (2 * h)
         np.testing.assert_allclose(J[:, :, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max() + 1e-9)
+
+
+def test_affine_ties_compile_to_a_matrix():
+    model = Model.from_toml(ISSUE_TOML)
+    params = model.make_params()
+    compiled = CompiledModel(model, params, "binding_energy")
+    assert compiled.affine is not None  # doublets and "same FWHM" are affine maps
+    P = np.array([[160.9, 1.1, 900.0, 163.0, 300.0], [161.2, 0.9, 10.0, 162.5, 3.0]])
+    fast, slow = compiled.values(P), compiled._values_eval(P)
+    for name in slow:
+        np.testing.assert_allclose(fast[name], slow[name], rtol=1e-13, atol=1e-13)
+    bilinear = Peak("A", "gaussian", 10.0, 1.0, 5.0) + Peak(
+        "B", "gaussian", 12.0, 1.0, "A * 0.4", area_ratio_min=0.3, area_ratio_max=0.6
+    )
+    assert CompiledModel(bilinear, bilinear.make_params(), "binding_energy").affine is None

@@ -285,12 +285,18 @@ def _stack_result(model, compiled, prep: Prepared, bg_static, sol) -> FitStackRe
         coords={**coords, "line": lines},
         attrs={"solver": sol.solver, "axis": prep.axis, "free": json.dumps(compiled.free)},
     )
-    peaks, dyn, _ = compiled.evaluate(prep.x, sol.P, prep.loss_side)
+    # envelope = static background + peaks + dynamic background; only the background is kept apart
+    # (the per-line curves of a 10,000-spectrum map would be n_lines x n x m floats)
+    envelope = bg_static + compiled.total(prep.x, sol.P, prep.loss_side)
+    background = bg_static
+    if model.background is not None and not model.background.static:
+        _, dyn, _ = compiled.evaluate(prep.x, sol.P, prep.loss_side)
+        background = bg_static + dyn
     curves = xr.Dataset(
         {
             "intensity": ((*dims, prep.axis), prep.y.reshape((*shape, -1))),
-            "envelope": ((*dims, prep.axis), (bg_static + dyn + peaks).reshape((*shape, -1))),
-            "background": ((*dims, prep.axis), (bg_static + dyn).reshape((*shape, -1))),
+            "envelope": ((*dims, prep.axis), envelope.reshape((*shape, -1))),
+            "background": ((*dims, prep.axis), background.reshape((*shape, -1))),
         },
         coords={**coords, prep.axis: prep.x},
     )

@@ -7,6 +7,8 @@ compiled model, or a plain per-spectrum lmfit loop (always available; the refere
 
 from __future__ import annotations
 
+import inspect
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,15 +216,29 @@ def solve(
     n, k = P0.shape
     npts = prep.x.size
     if use_batch:
-        fun = residual_function(compiled, prep, static_bg, slice(None))
+        target = prep.y - static_bg
         lo = np.broadcast_to(compiled.lower, P0.shape)
         hi = np.broadcast_to(compiled.upper, P0.shape)
 
-        def jac(P: np.ndarray) -> np.ndarray:
-            return compiled.jacobian(prep.x, P, prep.loss_side, scale=-prep.weights)
+        # ``rows`` (optional in the batch contract): the spectra the rows of P belong to, so the
+        # solver can evaluate only spectra still iterating, in memory-bounded chunks
+        def fun(P: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+            sel = slice(None) if rows is None else rows
+            return (target[sel] - compiled.total(prep.x, P, prep.loss_side)) * prep.weights[sel]
 
-        sol = batch(fun, P0, lo, hi, jac=jac, max_nfev=max_nfev)
-        R = fun(sol.x)
+        def jac(P: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+            sel = slice(None) if rows is None else rows
+            return compiled.jacobian(prep.x, P, prep.loss_side, scale=-prep.weights[sel])
+
+        extra = {}
+        accepted = inspect.signature(batch).parameters
+        if "keep_jac" in accepted:
+            extra["keep_jac"] = False  # not used here; it would cost n x m x k floats
+        if "workers" in accepted and n >= 256:
+            # fun/jac are pure numpy functions of their arguments: safe to run on several cores
+            extra["workers"] = min(2, os.cpu_count() or 1)
+        sol = batch(fun, P0, lo, hi, jac=jac, max_nfev=max_nfev, **extra)
+        R = fun(np.asarray(sol.x))
         chisqr = np.sum(R * R, axis=1)
         return StackSolution(
             np.asarray(sol.x),

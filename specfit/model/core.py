@@ -330,9 +330,46 @@ class CompiledModel:
         self.lower = np.array([params[n].min for n in self.free], dtype=float)
         self.upper = np.array([params[n].max for n in self.free], dtype=float)
         self.names = list(params)
+        self.affine = None
+        self._detect_affine(params)
+
+    def _detect_affine(self, params: lmfit.Parameters) -> None:
+        """When every tie is affine in the free parameters (same FWHM, offsets, fixed ratios, doublets),
+        all values are ``P @ A + b``: found numerically here and verified at random points."""
+        k = len(self.free)
+        if k == 0:
+            return
+        start = np.array([params[n].value for n in self.free], dtype=float)
+        start = np.where(np.isfinite(start), start, 1.0)
+        rng = np.random.default_rng(0)
+        probe = start + rng.uniform(-1.0, 1.0, size=(4, k)) * np.maximum(np.abs(start), 1.0)
+        base = self._values_eval(np.zeros((1, k)))
+        b = np.array([base[n][0] for n in self.names])
+        A = np.empty((k, len(self.names)))
+        for j in range(k):
+            e = np.zeros((1, k))
+            e[0, j] = 1.0
+            v = self._values_eval(e)
+            A[j] = [v[n][0] for n in self.names]
+        A -= b
+        got = self._values_eval(probe)
+        expect = probe @ A + b
+        actual = np.stack([got[n] for n in self.names], axis=1)
+        with np.errstate(invalid="ignore"):
+            ok = np.allclose(actual, expect, rtol=1e-12, atol=1e-12 * np.max(np.abs(actual)))
+        if ok and np.all(np.isfinite(A)) and np.all(np.isfinite(b)):
+            self.affine = (A, b, {n: i for i, n in enumerate(self.names)})
 
     def values(self, P: np.ndarray) -> dict[str, np.ndarray]:
         """All parameter values (arrays of shape ``(n,)``) from free-parameter rows ``P`` (n, k)."""
+        P = np.atleast_2d(P)
+        if self.affine is not None:
+            A, b, index = self.affine
+            V = P @ A + b
+            return {name: V[:, i] for name, i in index.items()}
+        return self._values_eval(P)
+
+    def _values_eval(self, P: np.ndarray) -> dict[str, np.ndarray]:
         P = np.atleast_2d(P)
         n = P.shape[0]
         ns: dict[str, Any] = dict(_FUNCS)
@@ -359,6 +396,10 @@ class CompiledModel:
         on the (cheap, per-spectrum scalar) tie expressions; exact for free parameters and linear ties."""
         P = np.atleast_2d(P)
         n, k = P.shape
+        if self.affine is not None:
+            A, _, idx = self.affine
+            cols = A[:, [idx[nm] for nm in names]].T  # (len(names), k): the same for every spectrum
+            return np.broadcast_to(cols, (n, len(names), k))
         out = np.zeros((n, len(names), k))
         index = {name: i for i, name in enumerate(self.free)}
         tied = [i for i, name in enumerate(names) if name not in index and name not in self.fixed]
@@ -452,8 +493,7 @@ class CompiledModel:
             names = [line.position, line.fwhm, line.area]
             dv = dv_all[:, 3 * li : 3 * li + 3, :]
             c, f, a = (values[nm][:, None] for nm in names)
-            curve, dc, dF = line.shape.derivatives(x, c, f, a)
-            da = curve / np.where(a != 0, a, 1.0) if np.all(a != 0) else line.shape(x, c, f, np.ones_like(a))
+            curve, dc, dF, da = line.shape.derivatives(x, c, f, a)
             peaks += curve
             for d, q in ((dc, 0), (dF, 1), (da, 2)):
                 coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
