@@ -281,31 +281,15 @@ class LineShape:
             g = LineShape("gaussian").derivatives(x, center, fwhm, area)
             lor = LineShape("lorentzian").derivatives(x, center, fwhm, area)
             return tuple((1.0 - eta) * a + eta * b for a, b in zip(g, lor))
-        if kind in ("gaussian", "lorentzian", "gl", "sgl"):
-            u = (x - center) / fwhm
-            u2 = u * u
+        if kind == "sgl":
+            m = self.params.get("p", 30.0) / 100.0
             a = 4.0 * LN2
-            if kind == "gaussian":
-                s = np.exp(-a * u2)
-                ds = -2.0 * a * u * s
-                norm = _G_INTEGRAL
-            elif kind == "lorentzian":
-                s = 1.0 / (1.0 + 4.0 * u2)
-                ds = -8.0 * u * s * s
-                norm = _L_INTEGRAL
-            elif kind == "gl":
-                m = self.params.get("p", 30.0) / 100.0
-                lor = 1.0 / (1.0 + 4.0 * m * u2)
-                s = np.exp(-a * (1.0 - m) * u2) * lor
-                ds = s * (-2.0 * a * (1.0 - m) * u - 8.0 * m * u * lor)
-                norm = _gl_integral(m)
-            else:
-                m = self.params.get("p", 30.0) / 100.0
-                g = np.exp(-a * u2)
-                lor = 1.0 / (1.0 + 4.0 * u2)
-                s = (1.0 - m) * g + m * lor
-                ds = (1.0 - m) * (-2.0 * a * u * g) + m * (-8.0 * u * lor * lor)
-                norm = (1.0 - m) * _G_INTEGRAL + m * _L_INTEGRAL
+            u = (x - center) / fwhm
+            g = np.exp(-a * u * u)
+            lor = 1.0 / (1.0 + 4.0 * u * u)
+            s = (1.0 - m) * g + m * lor
+            ds = (1.0 - m) * (-2.0 * a * u * g) + m * (-8.0 * u * lor * lor)
+            norm = (1.0 - m) * _G_INTEGRAL + m * _L_INTEGRAL
             scale = area / (norm * fwhm)
             f = scale * s
             dfdc = -scale * ds / fwhm

@@ -10,6 +10,7 @@ are compiled array expressions, bounds go to the solver — or else one by one w
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,11 +71,21 @@ def fit(
     Returns
     -------
     FitResult or FitStackResult
+
+    Notes
+    -----
+    Standard errors come from the covariance at the solution, scaled by the reduced chi-square (as
+    lmfit does); errors of tied quantities, areas and area fractions are propagated from it. Static
+    backgrounds (Shirley, Tougaard) are computed from the data and then held fixed, so their own
+    uncertainty (e.g. from noisy end points) is not in the covariance; ``monte_carlo`` recomputes them
+    for every replica and so includes it.
     """
-    if isinstance(model, str):
+    if isinstance(model, str | Path):
         model = load_model(model)
     if seed not in ("guess", "neighbour", "neighbor"):
         raise FitError(f"seed must be 'guess' or 'neighbour', not {seed!r}")
+    if solver not in ("auto", "batch", "lmfit"):
+        raise FitError(f"solver must be 'auto', 'batch' or 'lmfit', not {solver!r}")
     prep = prepare(data, model, region=region, fit_range=range, weights=weights)
     params = model.make_params(prep.axis)
     compiled = CompiledModel(model, params, prep.axis)

@@ -141,7 +141,7 @@ def initial_rows(
     n = prep.y.shape[0]
     P0 = np.tile([params[name].value for name in compiled.free], (n, 1)).astype(float)
     net = prep.y - static_bg
-    total = np.abs(np.trapezoid(net - np.minimum(net.min(axis=1, keepdims=True), 0) * 0, prep.x, axis=1))
+    total = np.abs(np.trapezoid(net, prep.x, axis=1))
     # share the net area among components, counting the second line of doublets
     weights = {}
     for c in model.components:
