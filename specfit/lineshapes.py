@@ -265,6 +265,18 @@ class LineShape:
         """The full width at half maximum of this shape for width parameter ``fwhm``."""
         return true_fwhm(self, fwhm)
 
+    def support(self) -> float:
+        """Half-width, in units of the width parameter, beyond which this shape is below 1e-17 of its
+        maximum (so leaving it out changes nothing in double precision); ``inf`` for shapes with
+        power-law tails (Lorentzian, SGL, Voigt, LA, DS).
+
+        For GL(m): ``exp(-4 ln2 (1-m) u²) ≤ 1e-17`` at ``u = √(39.2 / (4 ln2 (1-m)))``.
+        """
+        m = {"gaussian": 0.0}.get(self.kind, self.params.get("p", 30.0) / 100.0 if self.kind == "gl" else None)
+        if m is None or m >= 0.95:
+            return math.inf
+        return math.sqrt(-math.log(1e-17) / (4.0 * LN2 * (1.0 - m)))
+
     def derivatives(self, x, center, fwhm, area):
         """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical
         otherwise.

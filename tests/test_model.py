@@ -227,3 +227,18 @@ def test_affine_ties_compile_to_a_matrix():
         "B", "gaussian", 12.0, 1.0, "A * 0.4", area_ratio_min=0.3, area_ratio_max=0.6
     )
     assert CompiledModel(bilinear, bilinear.make_params(), "binding_energy").affine is None
+
+
+def test_gl_lines_are_evaluated_only_where_they_matter(monkeypatch):
+    """GL/Gaussian lines are computed on the columns where they exceed 1e-17 of their maximum; the
+    result must equal the full evaluation."""
+    model = Model.from_toml(ISSUE_TOML)
+    compiled = CompiledModel(model, model.make_params(), "binding_energy")
+    x = np.arange(180.0, 140.0, -0.02)  # wide, descending: most columns are outside every window
+    P = np.array([[160.9, 1.1, 900.0, 163.0, 300.0], [161.4, 0.7, 10.0, 162.5, 3.0]])
+    assert compiled._window(x, compiled.lines[0], P[:, :1], P[:, 1:2]) != slice(None)
+    windowed_total, windowed_jac = compiled.total(x, P), compiled.jacobian(x, P)
+    monkeypatch.setattr(CompiledModel, "_window", staticmethod(lambda x, line, c, f: slice(None)))
+    np.testing.assert_allclose(windowed_total, compiled.total(x, P), rtol=0, atol=1e-15 * windowed_total.max())
+    full_jac = compiled.jacobian(x, P)
+    np.testing.assert_allclose(windowed_jac, full_jac, rtol=0, atol=1e-15 * np.abs(full_jac).max())

@@ -470,9 +470,9 @@ class CompiledModel:
             values = self.values(rows)
             peaks = np.zeros((rows.shape[0], x.size))
             for line in self.lines:
-                peaks += line.shape(
-                    x, values[line.position][:, None], values[line.fwhm][:, None], values[line.area][:, None]
-                )
+                c, f, a = (values[nm][:, None] for nm in (line.position, line.fwhm, line.area))
+                cols = self._window(x, line, c, f)
+                peaks[:, cols] += line.shape(x[cols], c, f, a)
             bg = self.model.background
             if bg is not None and not bg.static:
                 peaks = peaks + bg.evaluate(x, values, peaks=peaks, loss_side=loss_side)
@@ -480,6 +480,24 @@ class CompiledModel:
 
         self._map(work, range(0, n, self.chunk))
         return out
+
+    @staticmethod
+    def _window(x: np.ndarray, line: Line, c: np.ndarray, f: np.ndarray) -> slice:
+        """The columns of ``x`` where ``line`` is not negligible for any of these spectra (a slice;
+        the whole axis for shapes with power-law tails). ``x`` must be monotonic."""
+        half = line.shape.support()
+        if not np.isfinite(half) or x.size < 2:
+            return slice(None)
+        reach = half * np.abs(f)
+        lo, hi = float(np.min(c - reach)), float(np.max(c + reach))
+        if x[0] <= x[-1]:
+            i0, i1 = np.searchsorted(x, lo, "left"), np.searchsorted(x, hi, "right")
+        else:  # descending axis (binding energy as measured)
+            i0 = x.size - np.searchsorted(x[::-1], hi, "right")
+            i1 = x.size - np.searchsorted(x[::-1], lo, "left")
+        if i0 == 0 and i1 == x.size:
+            return slice(None)
+        return slice(int(i0), int(max(i1, i0)))
 
     def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str) -> np.ndarray:
         P = np.atleast_2d(P)
@@ -493,16 +511,17 @@ class CompiledModel:
             names = [line.position, line.fwhm, line.area]
             dv = dv_all[:, 3 * li : 3 * li + 3, :]
             c, f, a = (values[nm][:, None] for nm in names)
-            curve, dc, dF, da = line.shape.derivatives(x, c, f, a)
-            peaks += curve
+            cols = self._window(x, line, c, f)
+            curve, dc, dF, da = line.shape.derivatives(x[cols], c, f, a)
+            peaks[:, cols] += curve
             for d, q in ((dc, 0), (dF, 1), (da, 2)):
                 coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
                 for j in np.nonzero(np.any(coeff != 0, axis=0))[0]:
                     cj = coeff[:, j]
                     if np.all(cj == 1.0):
-                        Jt[j] += d
+                        Jt[j][:, cols] += d
                     else:
-                        Jt[j] += d * cj[:, None]
+                        Jt[j][:, cols] += d * cj[:, None]
         bg = self.model.background
         if bg is not None and not bg.static:
             names = [nm for nm, *_ in bg.param_specs()]
