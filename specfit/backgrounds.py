@@ -114,15 +114,19 @@ def shirley(
         if not active.size:
             break
         rows = slice(None) if active.size == y2.shape[0] else active  # no fancy-index copies while all iterate
-        cum = _cumtrapz(y2[rows] - bg[rows], xs)
+        current = bg[rows]
+        cum = _cumtrapz(y2[rows] - current, xs)
         total = cum[:, -1:]
         ok = np.abs(total) > 0
         cum /= np.where(ok, total, 1.0)
         cum *= hi2[rows] - lo2[rows]
         cum += lo2[rows]
-        new = np.where(ok, cum, lo2[rows])
-        change = np.max(np.abs(new - bg[rows]), axis=1)
-        bg[rows] = new
+        if not ok.all():
+            cum = np.where(ok, cum, lo2[rows])
+        current -= cum  # (old - new), in place: `current` is not needed any more
+        np.abs(current, out=current)
+        change = current.max(axis=1)
+        bg[rows] = cum
         active = active[change > limit]
     bg = bg.reshape(shape)
     return bg[..., ::-1] if flip else bg
