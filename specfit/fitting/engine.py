@@ -24,6 +24,11 @@ from ..model.core import CompiledModel, Model
 __all__ = ["FitWarning", "Prepared", "StackSolution", "batch_solver", "prepare", "solve"]
 
 
+#: lmfit method of the per-spectrum fallback: scipy's trust-region least_squares (with start values
+#: at the centre of a bounded range, MINPACK leastsq through lmfit's sin transform was seen to stall)
+LMFIT_METHOD = "least_squares"
+
+
 class FitWarning(UserWarning):
     """A fit did not converge or a parameter ended on a bound."""
 
@@ -273,7 +278,7 @@ def solve(
         def resid(pars, fun=fun):
             return fun(np.array([[pars[name].value for name in compiled.free]]))[0]
 
-        out = lmfit.minimize(resid, p, method="least_squares", max_nfev=max_nfev * max(k, 1))
+        out = lmfit.minimize(resid, p, method=LMFIT_METHOD, max_nfev=max_nfev * max(k, 1))
         P[i] = [out.params[name].value for name in compiled.free]
         if out.covar is not None and list(out.var_names) == compiled.free:
             cov[i] = out.covar
