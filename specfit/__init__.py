@@ -5,6 +5,7 @@ conventions (:mod:`specfit.conventions`), fits them with a constrained multi-pea
 lmfit, matches XRD patterns with pymatgen and stores everything as HDF5/NetCDF4.
 """
 
+from .backgrounds import ActiveShirley, Constant, Linear, Polynomial, Shirley, Tougaard
 from .errors import (
     ConventionError,
     CorruptFileError,
@@ -14,21 +15,40 @@ from .errors import (
     SpecfitError,
     UnknownFormatError,
 )
+from .fitting import FitWarning, fit
 from .io import formats, load, read, save
+from .model import Doublet, Model, Peak, load_model
+from .plot import plot
+from .results import FitResult, FitStackResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActiveShirley",
+    "Constant",
     "ConventionError",
     "CorruptFileError",
+    "Doublet",
     "FitError",
+    "FitResult",
+    "FitStackResult",
+    "FitWarning",
+    "Linear",
+    "Model",
     "ModelError",
+    "Peak",
+    "Polynomial",
     "ReadError",
+    "Shirley",
     "SpecfitError",
+    "Tougaard",
     "UnknownFormatError",
     "__version__",
+    "fit",
     "formats",
     "load",
+    "load_model",
+    "plot",
     "read",
     "save",
 ]

@@ -1,5 +1,7 @@
-"""XPS chemistry: species library, sensitivity factors, charge referencing, quantification, templates."""
+"""XPS chemistry: species library, sensitivity factors, charge referencing, quantification, templates,
+and CasaXPS interoperability (:mod:`specfit.xps.casaxps`)."""
 
+from .casaxps import CasaComponent, CasaRegion, casa_blocks_from_text, model_from_casa, parse_casa_lines
 from .library import (
     SensitivityFactor,
     Species,
@@ -16,6 +18,11 @@ from .referencing import charge_reference, charge_reference_info, locate_peak, s
 from .templates import make_template, template, template_names
 
 __all__ = [
+    "CasaComponent",
+    "CasaRegion",
+    "casa_blocks_from_text",
+    "model_from_casa",
+    "parse_casa_lines",
     "SensitivityFactor",
     "Species",
     "UnknownEntryError",

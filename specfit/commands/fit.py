@@ -1,0 +1,91 @@
+"""``specfit fit PATH --model MODEL [--region NAME] [--range LO HI] [--json] [--out RESULT.h5] [--plot FIG.png]``."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+from ..errors import SpecfitError
+from ._util import print_json
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..fitting import FitWarning, fit
+    from ..io import read, save
+    from ..model import load_model
+    from ..results import FitResult
+
+    tree = read(args.path, technique=args.technique, format=args.format)
+    model = load_model(args.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitWarning)
+        result = fit(
+            tree,
+            model,
+            region=args.region,
+            range=tuple(args.range) if args.range else None,
+            solver=args.solver,
+            seed=args.seed,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    if args.out:
+        save(result, args.out, overwrite=args.overwrite)
+    if args.plot:
+        if not isinstance(result, FitResult):
+            raise SpecfitError("--plot draws one spectrum; this data is a stack (use --json / --out)")
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fig = result.plot()
+        fig.savefig(args.plot, dpi=150, bbox_inches="tight")
+    if args.json:
+        out = result.to_dict()
+        if isinstance(result, FitResult):
+            out = {
+                "components": out["components"],
+                "statistics": out["statistics"],
+                "parameters": out["parameters"],
+                "warnings": notes,
+            }
+        print_json(out)
+    else:
+        _print_text(result, args.path, notes)
+    return 0
+
+
+def _print_text(result, path, notes) -> None:
+    from ..results import FitResult
+
+    if isinstance(result, FitResult):
+        s = result.statistics
+        print(f"{path}: chisqr {s['chisqr']:.6g}, reduced chisqr {s['redchi']:.4g}, success {s['success']}")
+        t = result.table()
+        for _, r in t.iterrows():
+            print(
+                f"  {r['name']:<20} pos {r['position']:10.3f} ± {r['position_error']:.3f}  fwhm {r['fwhm']:.3f} "
+                f"(true {r['true_fwhm']:.3f})  area {r['area']:12.5g} ± {r['area_error']:.3g}  "
+                f"{100 * r['area_fraction']:6.2f} %"
+            )
+    else:
+        ds = result.dataset
+        print(f"{path}: {int(ds['success'].sum())}/{ds['success'].size} spectra converged ({ds.attrs['solver']})")
+    for n in notes:
+        print(f"warning: {n}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("fit", help="fit a peak model (model file or template) to a spectrum or a stack")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--model", required=True, help="model file (.toml) or template name")
+    p.add_argument("--region", help="which spectrum of the file (region attribute or node name)")
+    p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit window on the spectral axis")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--out", type=Path, help="save the result (HDF5/NetCDF4)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--plot", type=Path, help="save a figure of the fit (PNG, PDF, SVG)")
+    p.add_argument("--solver", default="auto", choices=("auto", "batch", "lmfit"))
+    p.add_argument("--seed", default="guess", choices=("guess", "neighbour"))
+    p.add_argument("--technique", help="hint for files that do not say (xps, raman, xrd, tofsims)")
+    p.add_argument("--format", help="force a file format (see `specfit formats`)")
+    p.set_defaults(func=run)
