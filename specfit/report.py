@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,11 @@ class Section:
 class Report:
     """Collects sections and summary rows and writes ``index.html``, ``summary.csv`` and ``summary.json``."""
 
-    def __init__(self, folder: str | Path, title: str) -> None:
+    def __init__(self, folder: str | Path, title: str, intro: str = "") -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.title = title
+        self.intro = intro
         self.sections: list[Section] = []
         self.summary: list[dict[str, Any]] = []
 
@@ -54,7 +56,12 @@ class Report:
             writer.writeheader()
             writer.writerows(self.summary)
         (self.folder / "summary.json").write_text(
-            json.dumps({"title": self.title, "summary": self.summary}, indent=2, default=_json_default),
+            json.dumps(
+                {"title": self.title, "summary": _finite(self.summary)},
+                indent=2,
+                default=_json_default,
+                allow_nan=False,
+            ),
             encoding="utf-8",
         )
         page = self.folder / "index.html"
@@ -68,26 +75,40 @@ class Report:
             '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{esc(self.title)}</title>",
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+            '<link rel="icon" href="data:,">',  # no favicon request (a failed request is a console error)
+            "<style>body{font-family:system-ui,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222}"
             "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px}"
-            "th{background:#f0f0f0}img{max-width:100%;border:1px solid #eee;margin:0.5em 0}"
-            "section{margin-bottom:2.5em}.files{font-size:0.85em;color:#555}</style>",
+            "th{background:#f0f0f0}img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}"
+            ".figs{display:flex;flex-wrap:wrap;gap:0.6em;align-items:flex-start;margin:0.5em 0}"
+            ".multi img{width:calc(50% - 0.3em)}"
+            "section{margin-bottom:2.5em}.files{font-size:0.85em;color:#555}nav li{margin:0.15em 0}"
+            "td.num{text-align:right;font-variant-numeric:tabular-nums}</style>",
             "</head><body>",
             f"<h1>{esc(self.title)}</h1>",
         ]
+        if self.intro:
+            parts.append(f"<p>{esc(self.intro)}</p>")
+        if self.sections:
+            parts.append("<nav><ul>")
+            if self.summary:
+                parts.append('<li><a href="#summary">Summary</a></li>')
+            parts += [f'<li><a href="#s{i}">{esc(sec.title)}</a></li>' for i, sec in enumerate(self.sections)]
+            parts.append("</ul></nav>")
         if self.summary:
-            parts.append("<h2>Summary</h2>")
+            parts.append('<h2 id="summary">Summary</h2>')
             parts.append(_table(self.summary, columns))
             parts.append(
                 '<p class="files">Also as <a href="summary.csv">summary.csv</a> and '
                 '<a href="summary.json">summary.json</a>.</p>'
             )
-        for section in self.sections:
-            parts.append(f"<section><h2>{esc(section.title)}</h2>")
+        for i, section in enumerate(self.sections):
+            parts.append(f'<section id="s{i}"><h2>{esc(section.title)}</h2>')
             if section.text:
                 parts += [f"<p>{esc(p)}</p>" for p in section.text.split("\n\n")]
-            for fig in section.figures:
-                parts.append(f'<img src="{esc(fig)}" alt="{esc(section.title)}">')
+            if section.figures:
+                parts.append('<div class="figs multi">' if len(section.figures) > 1 else '<div class="figs">')
+                parts += [f'<img src="{esc(fig)}" alt="{esc(section.title)}">' for fig in section.figures]
+                parts.append("</div>")
             if section.table:
                 cols: list[str] = []
                 for row in section.table:
@@ -102,15 +123,38 @@ class Report:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if math.isfinite(value) else ""
     return str(value)
+
+
+def _finite(obj: Any) -> Any:
+    """NaN/inf become None (JSON has no NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{esc(_fmt(r.get(c)))}</td>'
+            if isinstance(r.get(c), int | float)
+            else f"<td>{esc(_fmt(r.get(c)))}</td>"
+            for c in columns
+        )
+        + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
