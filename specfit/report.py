@@ -54,7 +54,7 @@ class Report:
         with open(self.folder / "summary.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(self.summary)
+            writer.writerows(_finite(self.summary))
         (self.folder / "summary.json").write_text(
             json.dumps(
                 {"title": self.title, "summary": _finite(self.summary)},

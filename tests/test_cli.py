@@ -110,14 +110,54 @@ def test_formats_lists_registered_readers():
     assert names == {f["name"] for f in specfit.formats()}
 
 
+def _summary_value(rows: list[dict], quantity: str, sample: str = "") -> dict:
+    hits = [r for r in rows if r["quantity"] == quantity and r["sample"] == sample]
+    assert len(hits) == 1, (quantity, sample, hits)
+    return hits[0]
+
+
 def test_demo_writes_report(tmp_path):
     res = run_cli("demo", "--out", str(tmp_path / "report"), timeout=300)
     assert res.returncode == 0, res.stderr
+    assert "[8/8]" in res.stderr  # progress lines, one per step
     report = tmp_path / "report"
     page = (report / "index.html").read_text()
     assert "<img" in page
-    for img in report.glob("figures/*.png"):
+    assert "Failed steps" not in page
+    figures = sorted(report.glob("figures/*.png"))
+    assert len(figures) >= 10
+    for img in figures:
         assert img.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="figures/{img.name}"' in page
     summary = json.loads((report / "summary.json").read_text())
-    assert summary["summary"]
-    assert (report / "summary.csv").read_text().count("\n") == len(summary["summary"]) + 1
+    rows = summary["summary"]
+    assert (report / "summary.csv").read_text().count("\n") == len(rows) + 1
+
+    # the key numbers against the parameters the example data were generated with
+    for state, truth in (("charged", 1.56), ("discharged", 0.56)):
+        row = _summary_value(rows, "S 2p intermediate : PS4³⁻ area ratio", state)
+        assert row["truth"] == truth
+        assert row["value"] == pytest.approx(truth, rel=0.05)
+        assert 0 < row["error"] < 0.05 * truth
+        shift = _summary_value(rows, "charging shift from C 1s", state)
+        assert shift["value"] == pytest.approx(shift["truth"], abs=0.03)
+    for phase, wt in (("Li6PS5Cl", 85.0), ("Li2S", 10.0), ("LiCl", 5.0)):
+        assert _summary_value(rows, f"{phase} weight fraction")["value"] == pytest.approx(wt, abs=1.5)
+    assert _summary_value(rows, "Li6PS5Cl cell a")["value"] == pytest.approx(9.8697, abs=0.002)
+    coating = _summary_value(rows, "LiNbO3 coating thickness (NbO2⁻ between 50 % points)")
+    assert coating["value"] == pytest.approx(15.0, abs=0.5)
+    for band, fraction in (("PS4", 0.625), ("P2S7", 0.219), ("P2S6", 0.156)):
+        assert _summary_value(rows, f"{band} band area fraction (360–450 cm⁻¹)")["value"] == pytest.approx(
+            fraction, abs=0.02
+        )
+    decay = _summary_value(rows, "sputter series: decay time of the intermediate")
+    assert decay["value"] == pytest.approx(60.0, rel=0.15)
+
+    # every result is a specfit HDF5 file; fit results load back as result objects
+    results = sorted(report.glob("results/*.h5"))
+    assert len(results) >= 10
+    for path in results:
+        assert path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+    fit = specfit.load(report / "results" / "xps_fit_charged_S2p.h5")
+    assert type(fit).__name__ == "FitResult"
+    assert set(fit.table()["component"]) == {"PS4", "polysulfide"}
