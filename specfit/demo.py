@@ -658,7 +658,7 @@ def _xrd_tree(result: Any) -> xr.DataTree:
 
 
 def _step_xrd(ctx: DemoContext) -> None:
-    from .xrd import identify, plot_fit
+    from .xrd import identify, library, plot_fit
 
     tree = read(example_path("xrd_synthesis_product.xy"))
     result = identify(tree)
@@ -706,11 +706,11 @@ def _step_xrd(ctx: DemoContext) -> None:
     ctx.report.add(
         Section(
             "XRD · phase identification and quantification",
-            "specfit.xrd.identify searches the reference library (18 structures, each with its source) for the "
-            "phases whose simulated patterns explain the peaks, then refines a whole-pattern fit: Hill–Howard "
-            "weight fractions, cell parameters, Scherrer crystallite sizes, zero shift and a Chebyshev background. "
-            "The product is mostly argyrodite Li6PS5Cl with unreacted Li2S and LiCl; tick marks show each phase's "
-            "reflections and the lower curve the difference.",
+            f"specfit.xrd.identify searches the reference library ({len(library())} structures, each with its "
+            "source) for the phases whose simulated patterns explain the peaks, then refines a whole-pattern "
+            "fit: Hill–Howard weight fractions, cell parameters, Scherrer crystallite sizes, zero shift and a "
+            "Chebyshev background. The product is mostly argyrodite Li6PS5Cl with unreacted Li2S and LiCl; tick "
+            "marks show each phase's reflections and the lower curve the difference.",
             figures=[ctx.figure(fig, "xrd_fit")],
             table=rows,
             files=[ctx.result(_xrd_tree(result), "xrd_fit")],
