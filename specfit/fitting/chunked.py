@@ -111,7 +111,14 @@ def fit_chunked(
         blocks = client.gather(client.compute(tasks))
     else:
         blocks = list(dask.compute(*tasks))
-    dataset = xr.combine_nested(_nested(blocks, slices, extra), concat_dim=extra, combine_attrs="override")
+    dataset = xr.combine_nested(
+        _nested(blocks, slices, extra),
+        concat_dim=extra,
+        data_vars="all",
+        coords="minimal",
+        join="exact",
+        combine_attrs="override",
+    )
     # the per-line constants (component, shape) are the same in every block, not stacked
     for name in ("component", "shape"):
         if name in dataset and extra[0] in dataset[name].dims:
