@@ -37,9 +37,9 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import specfit  # noqa: E402
-from specfit.conventions import make_leaf  # noqa: E402
-from specfit.parallel import get_client  # noqa: E402
+import specfit
+from specfit.conventions import make_leaf
+from specfit.parallel import get_client
 
 MODEL = """
 range = [280.0, 292.0]
