@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tofsims", help="ToF-SIMS: depth-profile interfaces, exact masses and isotope patterns")
     sub = p.add_subparsers(dest="tofsims_command", metavar="SUBCOMMAND")
-    prof = sub.add_parser("profile", help="interfaces (50%), widths (16-84%), steady state and layers of a profile")
+    prof = sub.add_parser("profile", help="interfaces (50%%), widths (16-84%%), steady state and layers of a profile")
     prof.add_argument("path", metavar="PATH")
     depth = prof.add_mutually_exclusive_group()
     depth.add_argument("--rate", type=float, metavar="NM_PER_S", help="sputter rate for the depth scale")
