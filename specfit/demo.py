@@ -164,9 +164,9 @@ def _step_read(ctx: DemoContext) -> None:
     ctx.report.add(
         Section(
             "Example data",
-            "Ten small synthetic data sets (see specfit/data/examples/README.md for how each was made): XPS of a "
-            "charged and a discharged cell and an S 2p sputter series, Raman of the cathode composite, the XRD "
-            "pattern of a synthesis product and a ToF-SIMS depth profile of a coated particle. specfit.read "
+            f"{len(paths)} small synthetic data sets (specfit/data/examples/README.md says how each was made): XPS"
+            " of a charged and a discharged cell and an S 2p sputter series, Raman of the cathode composite, the "
+            "XRD pattern of a synthesis product and a ToF-SIMS depth profile of a coated particle. specfit.read "
             "recognises each file by its content and returns an xarray DataTree in one set of conventions; each "
             "is stored here as specfit HDF5 (NetCDF4).",
             figures=[overview],
