@@ -353,6 +353,17 @@ def _component_table(fits: dict[tuple[str, str], Any]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def _area_correlation(result: Any, first: str, second: str) -> float:
+    """Correlation of two components' fitted areas from the fit covariance (0 when either area is tied)."""
+    names = [f"{first}_area", f"{second}_area"]
+    if not all(n in result.free for n in names):
+        return 0.0
+    i, j = (result.free.index(n) for n in names)
+    cov = result.covariance
+    denominator = math.sqrt(cov[i, i] * cov[j, j])
+    return float(np.clip(cov[i, j] / denominator, -1.0, 1.0)) if denominator > 0 else 0.0
+
+
 def _truth_component_table() -> pd.DataFrame:
     """Component areas the example spectra were generated with (doublets: both lines)."""
     s, p, c = TRUTH["S 2p"], TRUTH["P 2p"], TRUTH["C 1s"]
@@ -382,7 +393,8 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
     rows = []
     ratios = []
     for state in XPS_STATES:
-        r = ratio(table, "polysulfide", "PS4", region="S 2p", sample=state)
+        rho = _area_correlation(ctx.store["xps_fits"][state, "S 2p"], "polysulfide", "PS4")
+        r = ratio(table, "polysulfide", "PS4", region="S 2p", sample=state, correlation=rho)
         true_ratio = TRUTH["S 2p"]["ratio"][state]
         ratios.append({"sample": state, "ratio": r.value, "ratio_error": r.error, "truth": true_ratio})
         rows.append(
@@ -400,7 +412,8 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
             sample=state,
             error=r.error,
             truth=true_ratio,
-            note="polysulfide (–P–Sn–P– / S–S) over PS4³⁻ doublet areas; error from the fit covariance",
+            note="polysulfide (–P–Sn–P– / S–S) over PS4³⁻ doublet areas; error from the fit covariance "
+            "(standard errors and their correlation)",
         )
     at = atomic_percent(table, by="region")
     at_truth = atomic_percent(truth_table, by="region")
@@ -456,7 +469,8 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
             "XPS · quantification",
             "The oxidised intermediate grows on charging and shrinks on discharge: its S 2p area relative to "
             "PS4³⁻ is computed with specfit.xps.ratio from the fitted doublet areas, with the error propagated "
-            "from the fit covariance (specfit.xps.quantify works on any table of component areas). Atomic % use "
+            "from the fit covariance, correlation included (specfit.xps.quantify works on any table of component "
+            "areas). Atomic % use "
             "Scofield cross-sections (specfit.xps.atomic_percent).",
             figures=[ctx.figure(fig, "xps_ratio")],
             table=rows,
@@ -496,6 +510,8 @@ def _step_xps_depth(ctx: DemoContext) -> None:
     frac = res["component_area_fraction"].transpose("etch_level", "line").values[:, inter]
     frac_err = res["component_area_fraction_error"].transpose("etch_level", "line").values[:, inter]
     ratio = area[:, inter] / area[:, ps4]
+    # the stack result keeps per-spectrum standard errors, not covariances: the (small, negative) correlation
+    # of the two areas is neglected here; it only weights the exponential fit below
     ratio_err = ratio * np.hypot(err[:, inter] / area[:, inter], err[:, ps4] / area[:, ps4])
 
     def decay(t, r0, tau):
