@@ -220,6 +220,16 @@ def test_nan_spectrum_fails_alone(reference, batch_fd):
     np.testing.assert_allclose(sol.x[others], batch_fd.x[others], rtol=1e-12)
 
 
+def test_non_finite_start_fails_alone(reference, batch_fd):
+    _, data, p0, *_ = reference
+    start = p0.copy()
+    start[3, 2] = np.nan
+    sol = least_squares_batch(residual_function(data), start, LOWER, UPPER)
+    assert sol.status[3] == -3 and not sol.success[3] and "start" in sol.message[3]
+    others = np.setdiff1d(np.arange(40), [3])
+    np.testing.assert_allclose(sol.x[others], batch_fd.x[others], rtol=1e-12)
+
+
 def test_nan_at_trial_points_is_rejected_not_fatal():
     # The model is NaN for a width below 0.5, a region the unbounded solver passes near; such trial
     # steps must be rejected (damping up), not end the fit.

@@ -1,40 +1,44 @@
 """Batched, bounded Levenberg–Marquardt: one peak model fitted to many spectra at once.
 
 A depth profile (200 levels) or a map (100 x 100 pixels) is the same model fitted to thousands of
-spectra. A Python loop of :func:`lmfit.minimize` calls spends most of its time in per-call overhead
-(Parameters bookkeeping, MINPACK's one-spectrum-at-a-time loop). :func:`least_squares_batch` runs
-Levenberg–Marquardt on *all* spectra simultaneously with numpy: each iteration evaluates the model
-once for the whole batch (plus ``k`` batched finite-difference evaluations for the Jacobian), forms
-the ``(n, k, k)`` normal matrices with one batched matrix product and solves them with one batched
-:func:`numpy.linalg.solve`. Every spectrum keeps its own damping, its own convergence tests and its
-own evaluation count, and drops out of further evaluations when it has converged.
+spectra. A Python loop of lmfit fits pays lmfit's per-call overhead (Parameters bookkeeping,
+constraint expressions, MINPACK called one spectrum at a time) thousands of times.
+:func:`least_squares_batch` runs Levenberg–Marquardt on *all* spectra simultaneously with numpy: an
+iteration evaluates the model once for the whole batch of still-active spectra (plus ``k`` batched
+finite-difference evaluations where the Jacobian is needed), forms the ``(n, k, k)`` normal matrices
+with one batched matrix product and decomposes them with one batched ``eigh``. Every spectrum keeps
+its own trust region, its own convergence tests and its own evaluation count, and drops out of the
+evaluations once converged. There is no Python loop over spectra.
 
-Why not scipy/lmfit directly: neither vectorises over independent problems. Solving the whole stack
-as one huge sparse problem (scipy ``least_squares`` with ``jac_sparsity``) couples the damping and
-the stopping tests of all spectra and is slower than this for ``k <= ~30`` parameters per spectrum.
+Why not scipy/lmfit directly: neither vectorises over independent problems; solving the stack as one
+big sparse problem (scipy ``least_squares`` with ``jac_sparsity``) would couple the damping and the
+stopping tests of all spectra, so one hard spectrum would change the answers of all the others.
 
 Agreement with lmfit
 --------------------
-Answers must equal lmfit's (``leastsq``) to 1e-3 relative, so the solver reproduces lmfit's
-treatment of bounds: the MINUIT transforms lmfit uses (``lmfit.Parameter.setup_bounds``),
+Answers must equal lmfit's (``leastsq``) to 1e-3 relative, from the same start, also for multi-peak
+spectra with several local minima. So the solver follows lmfit's algorithm, vectorised:
 
-* two-sided: ``x = lo + (sin(u) + 1) * (hi - lo) / 2``
-* lower only: ``x = lo - 1 + sqrt(u**2 + 1)``
-* upper only: ``x = hi + 1 - sqrt(u**2 + 1)``
+* bounds by the MINUIT transforms lmfit uses (``lmfit.Parameter.setup_bounds``), with LM on the
+  unbounded internal variables ``u``: two-sided ``x = lo + (sin(u) + 1) * (hi - lo) / 2``, lower only
+  ``x = lo - 1 + sqrt(u**2 + 1)``, upper only ``x = hi + 1 - sqrt(u**2 + 1)``;
+* MINPACK's (lmdif) trust-region LM: column-norm scaling, initial radius ``100 * ||D u||``, the same
+  radius updates and the same ftol / xtol / gtol tests (Moré 1977), with MINPACK's damping search
+  (lmpar) done in closed form on the eigen-decomposition of the scaled normal matrix.
 
-and Levenberg–Marquardt runs on the unbounded internal variables ``u``, with MINPACK's scaling
-(running maximum of the Jacobian column norms) and MINPACK's three stopping tests (ftol on the
-relative reduction of the sum of squares, xtol on the relative scaled step, gtol on the cosine
-between residual and Jacobian columns). Using the same parametrisation rather than a projected /
-active-set method keeps the *path* close to lmfit's as well, which matters for poorly seeded
-multi-peak spectra with several local minima; a projected method reaches the same interior optima
-but was not chosen because it can land in a different basin from a bad start. The price is that a
-parameter whose optimum lies outside its bound approaches the bound only asymptotically (as it
-does in lmfit): ``x`` ends within ~``ftol`` (relative) of the bound and is flagged in ``at_bound``.
+In tests this reproduces lmfit's first step to all printed digits, its final parameters to ~1e-6
+relative, and, from poor starts, the same local minimum as lmfit spectrum by spectrum (including
+the spectra where lmfit too ends in a wrong minimum). A projected / active-set bound treatment was
+considered and not used: it reaches the same interior optima from good starts but takes a different
+path from bad ones. One deliberate difference (see ``_PIN_GAIN``): near convergence a parameter whose
+optimum lies outside its bound is put exactly on the bound, which lmfit approaches only
+asymptotically (it stops ~ftol short); this saves tens of iterations and is flagged in ``at_bound``.
 
 Covariance is computed as lmfit/MINPACK do: ``inv(J.T @ J)`` in *external* parameters (equal to
 lmfit's transformed internal covariance ``cov_int * outer(g, g)``), times the reduced chi-square
-``2 * cost / (m - k)``. The Jacobian for it is evaluated at the solution itself.
+``2 * cost / (m - k)``, with ``J`` evaluated at the solution itself. For a parameter at a bound this
+is the unconstrained curvature error (lmfit's value there comes from a nearly singular transformed
+Jacobian and is numerically arbitrary).
 
 The residual function
 ---------------------
@@ -69,9 +73,9 @@ _FD_REL_STEP = np.sqrt(_EPS)
 # below this; an interior optimum closer than this to a bound is indistinguishable from one at it.
 _AT_BOUND_REL = 1e-6
 # Memory budget of one chunk's Jacobian (n_chunk * m * k float64). Small chunks keep the model's
-# temporaries (n_chunk * n_lines * m) in the L2/L3 caches: measured 1.5-3x faster than one chunk of
-# thousands of spectra (benchmarks/bench_batch.py, 600 points x 10 parameters: best at 50-100 spectra,
-# i.e. 2.4-4.8 MB), while the per-iteration Python overhead (~0.1 ms) stays negligible.
+# temporaries (n_chunk * n_lines * m) in the L2/L3 caches: on the benchmark problem (600 points, 10
+# parameters, 1000 spectra) chunks of 50-100 spectra (2.4-4.8 MB) took 2.2-2.3 s, 200 took 3.4 s and
+# 700 took 6.4 s; the per-iteration Python overhead (~0.1 ms per chunk) stays negligible.
 _CHUNK_BYTES = 4 * 2**20
 _MIN_CHUNK = 16
 # Where a start value sits exactly on a bound (a stationary point of the transform, where lmfit's
@@ -79,14 +83,19 @@ _MIN_CHUNK = 16
 # maximum: x moves by ~2.5e-5 of the width (two-sided) or 5e-5 (one-sided, lmfit's unit scale).
 _START_NUDGE = 1e-2
 # Endgame at bounds. With the transforms an optimum outside a bound is approached only asymptotically
-# (dx/du -> 0 there): in tests 40-200 evaluations instead of ~15, and lmfit stops ~ftol short of the
-# bound. So, once a spectrum's fit has (nearly) converged (last accepted step reduced the cost by less
-# than _PIN_GAIN, relative), a parameter within _PIN_NEAR of a bound (in transform-gradient terms)
-# whose cost gradient points out of the box is put exactly on the bound, provided that does not
-# increase the cost; there its internal Jacobian column is zero and LM leaves it while the others
-# converge at the usual rate. It is released (moved just inside) if the gradient turns inwards.
-# Pinning earlier (during the first, large steps) made poorly seeded fits end in worse local minima
-# than lmfit's 2-3x more often in tests; this late pinning did not change any outcome there.
+# (dx/du -> 0 there): in tests 35-200 evaluations per spectrum (mean ~60) instead of ~15, and lmfit
+# stops ~ftol short of the bound. So, once a spectrum's fit has nearly converged (its last accepted
+# step reduced the cost by less than _PIN_GAIN, relative), a parameter within _PIN_NEAR of a bound
+# (transform gradient below _PIN_NEAR of its maximum) whose cost gradient points out of the box is
+# put exactly on the bound, provided that does not increase the cost; there its internal Jacobian
+# column is zero and LM leaves it while the others converge at the usual rate. It is released (moved
+# just inside) if the gradient turns inwards. Measured effect: the bound test cases in
+# tests/test_batch.py went from ~60 to ~27 evaluations per spectrum; poorly seeded fits reached the
+# same minimum as without it in 180 of 180 cases. Pinning earlier (during the first, large steps)
+# made such fits end in worse local minima 2-3x more often, so it is restricted to the endgame.
+# Cost: where a component vanishes (area -> 0, its centre and width then undetermined) lmfit can keep
+# fitting noise with a tiny peak; in the benchmark depth profile 3 of 200 such spectra ended with a
+# chi-square higher by 1e-4-6e-3 relative (statistically insignificant) than without pinning.
 _PIN_NEAR = 0.1
 _PIN_GAIN = 1e-3
 # Ratio of smallest to largest eigenvalue of the correlation-scaled J^T J below which the covariance
@@ -94,6 +103,7 @@ _PIN_GAIN = 1e-3
 _SINGULAR_RCOND = 1e-12
 
 STATUS_MESSAGES: dict[int, str] = {
+    -3: "Non-finite start parameters.",
     -2: "Non-finite Jacobian at the current parameters.",
     -1: "Non-finite residuals at the initial parameters.",
     0: "Improper input: fewer data points than free parameters.",
@@ -123,8 +133,10 @@ class BatchSolution:
         Residual evaluations per spectrum, not counting the finite-difference evaluations made for the
         Jacobian (those are ``njev * k``); ``max_nfev`` bounds this number.
     status : ndarray (n,) of int
-        MINPACK-like code: 1 ftol, 2 xtol, 3 both, 4 gtol, 5 max_nfev, 0 improper input,
-        -1 non-finite residuals at the start, -2 non-finite Jacobian.
+        MINPACK-like code: 1 ftol, 2 xtol, 3 both, 4 gtol, 5 max_nfev, 6/7 ftol/xtol below machine
+        precision, 0 improper input (m < k), -1 non-finite residuals at the start, -2 non-finite
+        Jacobian, -3 non-finite start values. Failed spectra (status <= 0) keep their start values
+        and NaN cost/covariance.
     message : list of str
         Human-readable status per spectrum.
     jac : ndarray (n, m, k) or None
@@ -415,12 +427,17 @@ def least_squares_batch(
         raise FitError("no free parameters to fit")
 
     bounds = _Bounds(lower, upper)
-    x_start = bounds.to_external(bounds.to_internal(np.where(np.isfinite(p0), p0, 0.0)))
+    # A spectrum without finite start values (e.g. an automatic guess on an empty spectrum) fails on
+    # its own (status -3); it is evaluated at a valid stand-in point only so that the batch call works.
+    bad_start = ~np.isfinite(p0).all(axis=1)
+    stand_in = np.clip(0.0, np.where(np.isfinite(lower), lower, -1.0), np.where(np.isfinite(upper), upper, 1.0))
+    x_start = bounds.to_external(bounds.to_internal(np.where(np.isfinite(p0), p0, stand_in)))
     problem = _Problem(fun, jac, x_start, None)
 
     # The initial residuals of everything fix m and the chunk size; this is evaluation number 1.
     all_rows = np.arange(n)
     r0 = problem.residuals(x_start, all_rows)
+    r0[bad_start] = np.nan
     m = problem.m
 
     out_x = x_start.copy()
@@ -433,6 +450,7 @@ def least_squares_batch(
 
     if m < k:
         out_cost[:] = 0.5 * np.sum(r0 * r0, axis=1)
+        out_status[bad_start] = -3
         return _assemble(bounds, out_x, out_cost, out_status, out_nfev, out_njev, out_jac, out_cov)
 
     both_rows = problem.fun_rows and (jac is None or problem.jac_rows)
@@ -457,6 +475,7 @@ def least_squares_batch(
     else:
         for start in starts:
             solve(start)
+    out_status[bad_start] = -3
     return _assemble(bounds, out_x, out_cost, out_status, out_nfev, out_njev, out_jac, out_cov)
 
 
@@ -572,7 +591,7 @@ def _covariance(J: np.ndarray, cost: np.ndarray, dof: int) -> np.ndarray:
     return cov
 
 
-def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, last_gain, released) -> None:
+def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, max_nfev, last_gain, released) -> None:
     """Put near-converged parameters that push against a bound exactly on it (see _PIN_GAIN).
 
     Updates u, x, r, cost, nfev, released in place for the spectra ``jrows`` whose external Jacobian
@@ -581,9 +600,10 @@ def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, las
     grad_ext = np.einsum("imk,im->ik", J_ext, r[jrows])
     near, on, upper_side, u_bound, u_inside = bounds.bound_geometry(u[jrows], jrows)
     outward = np.where(upper_side, grad_ext < 0.0, grad_ext > 0.0)
+    budget = (nfev[jrows] < max_nfev)[:, None]
     late = (last_gain[jrows] < _PIN_GAIN)[:, None]
-    pin = near & ~on & outward & late & ~released[jrows]
-    release = on & ~outward & (grad_ext != 0.0)
+    pin = near & ~on & outward & late & budget & ~released[jrows]
+    release = on & ~outward & (grad_ext != 0.0) & budget
     moved = (pin | release).any(axis=1)
     if not moved.any():
         return
@@ -648,7 +668,7 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
                 active[jrows[bad]] = False
                 jrows, J = jrows[~bad], J[~bad]
             if _PIN_GAIN > 0.0:
-                _pin_to_bounds(problem, bounds, rows, jrows, J, u, x, r, cost, nfev, last_gain, released)
+                _pin_to_bounds(problem, bounds, rows, jrows, J, u, x, r, cost, nfev, max_nfev, last_gain, released)
             J *= bounds.gradient(u[jrows], jrows)[:, None, :]  # chain rule to the internal variables
             A_new, g_new = _normal(J, r[jrows])
             del J
