@@ -368,6 +368,31 @@ def test_linear_problem_known_answer():
     assert sol.success.all() and not sol.at_bound.any()
 
 
+def test_bounded_linear_problem_matches_lsq_linear():
+    # Bounded linear least squares has a unique answer (scipy.optimize.lsq_linear) whatever the
+    # start; bounds of all four kinds (none, lower, upper, both), many of them active.
+    from scipy.optimize import lsq_linear
+
+    rng = np.random.default_rng(3)
+    t = np.linspace(0.0, 1.0, 40)
+    A = np.column_stack([np.ones_like(t), t, t**2])
+    n = 20
+    coef = rng.normal(0.0, 2.0, (n, 3))
+    y = coef @ A.T + rng.normal(0.0, 0.05, (n, 40))
+    lower = np.column_stack([np.full(n, -np.inf), coef[:, 1] + rng.uniform(-0.5, 0.5, n), np.full(n, -np.inf)])
+    upper = np.column_stack([coef[:, 0] + rng.uniform(-0.5, 0.5, n), np.full(n, np.inf), coef[:, 2] + 1.0])
+    lower[:, 2] = coef[:, 2] + rng.uniform(-0.8, 0.5, n)  # two-sided on the quadratic term
+    start = np.clip(np.zeros((n, 3)), lower + 0.01, upper - 0.01)
+    sol = least_squares_batch(lambda P, rows: P @ A.T - y[rows], start, lower, upper, keep_jac=False)
+    assert sol.jac is None and sol.success.all()
+    for i in range(n):
+        exact = lsq_linear(A, y[i], bounds=(lower[i], upper[i]), tol=1e-14, method="bvls")
+        np.testing.assert_allclose(sol.x[i], exact.x, rtol=1e-6, atol=1e-7)
+        active = (exact.x - lower[i] < 1e-9) | (upper[i] - exact.x < 1e-9)
+        np.testing.assert_array_equal(sol.at_bound[i], active)
+    assert 10 <= sol.at_bound.sum() <= 50  # bounds really are active in this set-up
+
+
 def test_exact_data_converges_to_zero_cost():
     truth, _, p0 = make_problem(4, seed=19)
     exact = gauss_lorentz(truth)

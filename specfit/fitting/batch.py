@@ -66,7 +66,10 @@ from ..errors import FitError
 __all__ = ["BatchSolution", "least_squares_batch"]
 
 _EPS = np.finfo(np.float64).eps
-# Forward-difference step relative to |x| (MINPACK lmdif: sqrt(max(epsfcn, machep)) * |x|).
+# Forward-difference step: sqrt(eps) * max(|x|, typx) (Dennis & Schnabel's "typical x"). MINPACK's
+# sqrt(eps) * |x| alone fails for a parameter passing close to 0 (e.g. 1e-15 left by rounding in a
+# bound transform): the step underflows the residual's precision, the column becomes 0 and the
+# parameter freezes. typx = median |start value| of that parameter over the batch (1 if that is 0).
 _FD_REL_STEP = np.sqrt(_EPS)
 # Parameters this close to a bound (relative to the bound's scale) are reported as at the bound.
 # With the transforms above an optimum outside a bound is approached to ~ftol*(cost/gradient), far
@@ -287,6 +290,8 @@ class _Problem:
         self.p_fill = p_fill  # valid parameters for rows that are not being evaluated
         self.n, self.k = p_fill.shape
         self.m = n_points
+        typical = np.median(np.abs(p_fill), axis=0)
+        self.typx = np.where(typical > 0.0, typical, 1.0)  # (k,) scale floor of the FD steps
 
     def _full(self, p_sub: np.ndarray, rows: np.ndarray) -> np.ndarray:
         p_full = self.p_fill.copy()
@@ -326,8 +331,7 @@ class _Problem:
             return self.analytic_jacobian(p_sub, rows)
         J = np.empty((len(rows), self.m, self.k))
         for j in range(self.k):  # k batched calls; the loop is over parameters, never over spectra
-            h = _FD_REL_STEP * np.abs(p_sub[:, j])
-            h[h == 0.0] = _FD_REL_STEP
+            h = _FD_REL_STEP * np.maximum(np.abs(p_sub[:, j]), self.typx[j])
             # Step backwards where a forward step would leave the feasible region.
             h = np.where(p_sub[:, j] + h > upper[:, j], -h, h)
             p_step = p_sub.copy()
