@@ -326,10 +326,14 @@ class _Problem:
         return J if self.jac_rows else J[rows]
 
     def jacobian(self, p_sub: np.ndarray, r_sub: np.ndarray, rows: np.ndarray, upper: np.ndarray) -> np.ndarray:
-        """External Jacobian (len(rows), m, k): analytic, or batched forward differences."""
+        """External Jacobian, transposed: (len(rows), k, m), analytic or batched forward differences.
+
+        Parameter-major layout: each finite-difference column is then one contiguous block (written
+        once, scaled in place), and J^T J / J^T r are plain batched matrix products.
+        """
         if self.jac is not None:
-            return self.analytic_jacobian(p_sub, rows)
-        J = np.empty((len(rows), self.m, self.k))
+            return self.analytic_jacobian(p_sub, rows).transpose(0, 2, 1)
+        Jt = np.empty((len(rows), self.k, self.m))
         for j in range(self.k):  # k batched calls; the loop is over parameters, never over spectra
             h = _FD_REL_STEP * np.maximum(np.abs(p_sub[:, j]), self.typx[j])
             # Step backwards where a forward step would leave the feasible region.
@@ -337,10 +341,10 @@ class _Problem:
             p_step = p_sub.copy()
             p_step[:, j] += h
             h = p_step[:, j] - p_sub[:, j]  # the step actually taken (exact in floating point)
-            r_step = self.residuals(p_step, rows)
-            np.subtract(r_step, r_sub, out=J[:, :, j])
-            J[:, :, j] /= h[:, None]
-        return J
+            column = Jt[:, j, :]
+            np.subtract(self.residuals(p_step, rows), r_sub, out=column)
+            column *= (1.0 / h)[:, None]
+        return Jt
 
 
 # --------------------------------------------------------------------------------------------------
@@ -572,15 +576,13 @@ def _trust_region_step(w: np.ndarray, beta: np.ndarray, radius: np.ndarray) -> t
     return lam, z
 
 
-def _normal(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """J^T J (n,k,k) and J^T r (n,k) with batched BLAS products."""
-    Jt = J.transpose(0, 2, 1)
-    return Jt @ J, (Jt @ r[:, :, None])[:, :, 0]
+def _normal(Jt: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """J^T J (n,k,k) and J^T r (n,k) from the transposed Jacobian Jt (n,k,m), batched BLAS products."""
+    return Jt @ Jt.transpose(0, 2, 1), (Jt @ r[:, :, None])[:, :, 0]
 
 
-def _covariance(J: np.ndarray, cost: np.ndarray, dof: int) -> np.ndarray:
-    """inv(J^T J) * 2 cost / dof, NaN for singular J^T J (batched; eigh never raises on finite input)."""
-    A, _ = _normal(J, np.zeros(J.shape[:2]))
+def _covariance(A: np.ndarray, cost: np.ndarray, dof: int) -> np.ndarray:
+    """inv(A) * 2 cost / dof for A = J^T J, NaN where singular (batched eigh: never raises)."""
     d = np.sqrt(np.diagonal(A, axis1=1, axis2=2))
     singular = np.any(d == 0.0, axis=1)
     d_safe = np.where(d == 0.0, 1.0, d)
@@ -595,13 +597,14 @@ def _covariance(J: np.ndarray, cost: np.ndarray, dof: int) -> np.ndarray:
     return cov
 
 
-def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, max_nfev, last_gain, released) -> None:
+def _pin_to_bounds(problem, bounds, rows, jrows, grad_ext, u, x, r, cost, nfev, max_nfev, last_gain, released):
     """Put near-converged parameters that push against a bound exactly on it (see _PIN_GAIN).
 
-    Updates u, x, r, cost, nfev, released in place for the spectra ``jrows`` whose external Jacobian
-    ``J_ext`` was just evaluated; that Jacobian stays valid to first order (x moves < 1e-4 of a width).
+    ``grad_ext`` is J_ext^T r (the cost gradient in external parameters) of the spectra ``jrows``,
+    whose Jacobian was just evaluated; that Jacobian stays valid to first order (x moves < 1e-3 of a
+    width). Updates u, x, r, cost, nfev, released in place; returns the mask (over ``jrows``) of the
+    spectra whose point moved.
     """
-    grad_ext = np.einsum("imk,im->ik", J_ext, r[jrows])
     near, on, upper_side, u_bound, u_inside = bounds.bound_geometry(u[jrows], jrows)
     outward = np.where(upper_side, grad_ext < 0.0, grad_ext > 0.0)
     budget = (nfev[jrows] < max_nfev)[:, None]
@@ -610,7 +613,7 @@ def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, max
     release = on & ~outward & (grad_ext != 0.0) & budget
     moved = (pin | release).any(axis=1)
     if not moved.any():
-        return
+        return moved
     sel = jrows[moved]
     pin, release = pin[moved], release[moved]
     u_new = np.where(pin, u_bound[moved], np.where(release, u_inside[moved], u[sel]))
@@ -622,6 +625,8 @@ def _pin_to_bounds(problem, bounds, rows, jrows, J_ext, u, x, r, cost, nfev, max
     released[sel] |= release | (pin & ~ok[:, None])  # a pin that did not pay off is not retried
     take = sel[ok]
     u[take], x[take], r[take], cost[take] = u_new[ok], x_new[ok], r_new[ok], cost_new[ok]
+    moved[np.flatnonzero(moved)[~ok]] = False
+    return moved
 
 
 def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: np.ndarray, *, max_nfev, xtol, ftol,
@@ -664,18 +669,26 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
         # ---- Jacobian for spectra whose point moved ------------------------------------------------
         jrows = np.flatnonzero(active & need_jac)
         if len(jrows):
-            J = problem.jacobian(x[jrows], r[jrows], rows[jrows], bounds.upper[jrows])
+            Jt = problem.jacobian(x[jrows], r[jrows], rows[jrows], bounds.upper[jrows])
             njev[jrows] += 1
-            bad = ~np.isfinite(J).all(axis=(1, 2))
+            A_ext, g_ext = _normal(Jt, r[jrows])  # external J^T J and J^T r
+            # Non-finite Jacobian entries propagate into J^T J / J^T r (a cheap k x k check).
+            bad = ~(np.isfinite(A_ext).all(axis=(1, 2)) & np.isfinite(g_ext).all(axis=1))
             if bad.any():
                 status[jrows[bad]] = -2
                 active[jrows[bad]] = False
-                jrows, J = jrows[~bad], J[~bad]
+                jrows, Jt, A_ext, g_ext = jrows[~bad], Jt[~bad], A_ext[~bad], g_ext[~bad]
             if _PIN_GAIN > 0.0:
-                _pin_to_bounds(problem, bounds, rows, jrows, J, u, x, r, cost, nfev, max_nfev, last_gain, released)
-            J *= bounds.gradient(u[jrows], jrows)[:, None, :]  # chain rule to the internal variables
-            A_new, g_new = _normal(J, r[jrows])
-            del J
+                moved = _pin_to_bounds(
+                    problem, bounds, rows, jrows, g_ext, u, x, r, cost, nfev, max_nfev, last_gain, released
+                )
+                if moved.any():  # residuals changed there: J^T r again (J itself still holds)
+                    g_ext[moved] = (Jt[moved] @ r[jrows[moved], :, None])[:, :, 0]
+            del Jt
+            # Chain rule to the internal variables on the small matrices: J_int = J_ext diag(dx/du).
+            gfac = bounds.gradient(u[jrows], jrows)
+            A_new = A_ext * gfac[:, :, None] * gfac[:, None, :]
+            g_new = g_ext * gfac
             A[jrows], g[jrows] = A_new, g_new
             need_jac[jrows] = False
             need_eig[jrows] = True
@@ -774,17 +787,16 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
     # ---- Jacobian and covariance at the solution ----------------------------------------------------
     ok = np.flatnonzero(status > 0)
     if len(ok):
-        J = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok])
+        Jt = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok])
         njev[ok] += 1
-        finite = np.isfinite(J).all(axis=(1, 2))
+        A_ext, _ = _normal(Jt, r[ok])
+        finite = np.isfinite(A_ext).all(axis=(1, 2))
         cov = np.full((len(ok), k, k), np.nan)
-        if finite.any():
-            cov[finite] = _covariance(J[finite], cost[ok][finite], m - k if m > k else 1)
-        if m == k:
-            cov[:] = np.nan  # no degrees of freedom left for the reduced chi-square
+        if finite.any() and m > k:  # m == k: no degrees of freedom left for the reduced chi-square
+            cov[finite] = _covariance(A_ext[finite], cost[ok][finite], m - k)
         out_cov[rows[ok]] = cov
         if out_jac is not None:
-            out_jac[rows[ok]] = J
+            out_jac[rows[ok]] = Jt.transpose(0, 2, 1)
 
     out_x[rows] = x
     out_cost[rows] = cost
