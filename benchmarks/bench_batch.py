@@ -41,17 +41,16 @@ difference to each lmfit loop (parameters off their bounds; absolute difference 
 bound), the largest relative stderr difference (spectra with no parameter at a bound) and the cost
 agreement.
 
-``--malloc-tuning`` raises glibc's M_TOP_PAD / M_TRIM_THRESHOLD (``mallopt``) for the whole run.
-numpy's large temporaries are otherwise returned to the OS on free and page-faulted back on the next
-allocation; on the 2-core VM this was measured to make element-wise array operations on 0.3-3 MB
-arrays up to 10x slower. It is a process-wide setting, so the solver does not do it by itself; an
-application fitting big stacks can (or set ``MALLOC_TOP_PAD_=268435456`` in the environment).
+``--malloc-tuning`` calls ``specfit.fitting.batch.tune_malloc()`` (glibc ``mallopt``) for the whole
+run. numpy's large temporaries are otherwise returned to the OS on free and page-faulted back on the
+next allocation; on the 2-core VM this made element-wise operations on 0.3-3 MB arrays up to 10x
+slower, and the batch solver ~2.5x slower on the 10,000-spectrum map. It is a process-wide setting,
+so the solver does not do it by itself; an application fitting big stacks can.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import sys
 import time
 from pathlib import Path
@@ -63,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lmfit
 import lmfit.models
 
-from specfit.fitting.batch import least_squares_batch
+from specfit.fitting.batch import least_squares_batch, tune_malloc
 
 ENERGY = np.linspace(158.0, 172.0, 600)
 NOMINAL_CENTRES = np.array([160.5, 161.8, 163.6])  # synthetic positions of three S 2p3/2 components
@@ -355,19 +354,6 @@ def run_case(label, counts, background, weights, p0, lower, upper, lmfit_indices
                 f"max rel stderr diff {d['max_rel_stderr']:.1e}; cost equal (1e-6) for {100 * d['cost_same']:.1f}%, "
                 f"batch lower {d['cost_lower']}, higher {d['cost_higher']}"
             )
-
-
-def tune_malloc() -> bool:
-    """Keep freed heap memory for reuse instead of returning it to the OS (glibc only)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    ok = libc.mallopt(m_top_pad, 256 * 2**20) == 1
-    ok &= libc.mallopt(m_trim_threshold, 512 * 2**20) == 1
-    ok &= libc.mallopt(m_mmap_threshold, 64 * 2**20) == 1
-    return bool(ok)
 
 
 def main() -> None:
