@@ -448,7 +448,25 @@ def least_squares_batch(
     Raises
     ------
     FitError
-        On inconsistent shapes, ``lower > upper``, or a residual function returning the wrong shape.
+        On inconsistent shapes, ``lower >= upper``, or a residual function returning the wrong shape.
+        Bad data never raises: a spectrum whose residuals are not finite at the start fails alone
+        (status -1); mask NaN data points (zero weight) beforehand if the rest should be fitted.
+
+    Examples
+    --------
+    Two Gaussians on a stack of spectra ``y`` (n, m) on the axis ``x`` (m,) with uncertainties
+    ``sigma`` (n, m); the residual function takes ``rows`` so that only unconverged spectra are
+    evaluated, chunk by chunk::
+
+        def residuals(P, rows):
+            a, c, w, b, d, v = (P[:, i : i + 1] for i in range(6))
+            model = a * np.exp(-0.5 * ((x - c) / w) ** 2) + b * np.exp(-0.5 * ((x - d) / v) ** 2)
+            return (model - y[rows]) / sigma[rows]
+
+        lower = [0, 160, 0.1, 0, 162, 0.1]
+        upper = [np.inf, 162, 3, np.inf, 165, 3]
+        sol = least_squares_batch(residuals, p0, lower, upper)  # p0: (n, 6)
+        sol.x, sol.stderr, sol.success, sol.at_bound
     """
     p0 = _as_batch("p0", p0, None)
     n, k = p0.shape
