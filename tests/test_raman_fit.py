@@ -103,6 +103,32 @@ def test_voigt_bands_with_fluorescence_and_spikes(seed):
         assert table.loc[name, "fwhm"] == pytest.approx(tr["fwhm"], rel=0.15)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_polysulfide_sulfate_template_known_answer(seed):
+    x = np.arange(420.0, 1040.0, 1.0)
+    truth_bands = [
+        SyntheticBand("S8", 473.0, 6.0, 40000.0),
+        SyntheticBand("polysulfide", 470.0, 35.0, 80000.0),
+        SyntheticBand("S3_radical", 535.0, 12.0, 20000.0),
+        SyntheticBand("sulfite", 967.0, 12.0, 30000.0),
+        SyntheticBand("sulfate", 1000.0, 10.0, 60000.0),
+    ]
+    ds, truth = synthetic_spectrum(truth_bands, shift=x, seed=seed, spikes=3, fluorescence=(3000.0, 2.0, 600.0))
+    fit = fit_bands(ds, "polysulfide-sulfate", shape="lorentzian")
+    assert fit.result.success
+    table = fit.bands.set_index("name")
+    tb = truth["bands"]
+    for name in ("S8", "S3_radical", "sulfite", "sulfate"):
+        assert abs(table.loc[name, "position"] - tb[name]["position"]) <= 1.0, name
+    for name in ("S3_radical", "sulfite", "sulfate"):
+        assert abs(table.loc[name, "area_fraction"] - tb[name]["area_fraction"]) <= 0.03, name
+    # a narrow S8 band on top of the broad polysulfide envelope at the same place: their split is
+    # poorly determined (it trades with the background), their sum is not
+    both = table.loc["S8", "area_fraction"] + table.loc["polysulfide", "area_fraction"]
+    assert abs(both - tb["S8"]["area_fraction"] - tb["polysulfide"]["area_fraction"]) <= 0.04
+    assert set(fit.species["species"]) == {"S8", "Sx(2-)", "S3(-)", "SO3(2-)", "SO4(2-)"}
+
+
 def test_known_answer_fails_without_despiking_when_a_spike_sits_on_a_band():
     # a guard that the known-answer tests test something: a one-pixel spike on top of the P2S6
     # band pulls that band into a narrow spike-fit (FWHM to its lower bound) and its area fraction
@@ -278,6 +304,7 @@ def test_species_maps_figure_has_a_colour_bar_per_species(small_map):
     assert len(images) == 3 and len(colorbars) == 3
     assert [ax.get_title() for ax in images] == ["PS4(3-)", "P2S7(4-)", "P2S6(4-)"]
     assert all(cb.get_ylabel() == "area fraction" for cb in colorbars)
+    assert fig._suptitle is None  # every fit converged: nothing marked
     with pytest.raises(SpecfitError):
         species_table(fit.result)
     one = fit_bands(ds.isel(y=0, x=0), "thiophosphate", shape="lorentzian")
@@ -344,6 +371,29 @@ def test_cli_fit_on_the_renishaw_corpus_map(tmp_path, capsys):
     assert fig.exists() and fig.stat().st_size > 5_000
     maps = species_maps(res)
     assert isinstance(maps, xr.Dataset) and "band" in maps
+
+
+def test_thiophosphate_template_on_a_real_map_covering_its_window(tmp_path):
+    # interrupted_acquisition.wdf: a 3 x 4 map (last line missing) over -164..1129 cm-1, so the
+    # thiophosphate window is inside; the sample is not a thiophosphate (its band is near 808 cm-1):
+    # the map path must run, keep every pixel, and the figure must mark the fits that failed
+    wdf = corpus_path("raman", "renishaw_wdf", "interrupted_acquisition.wdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = specfit.read(wdf)
+        fit = fit_bands(tree, "thiophosphate")
+    assert isinstance(fit.result, FitStackResult)
+    maps = fit.species
+    assert maps.sizes == {"y": 3, "x": 4}
+    assert list(maps.data_vars)[:6] == ["PS4", "PS4_error", "P2S7", "P2S7_error", "P2S6", "P2S6_error"]
+    fractions = maps["PS4"] + maps["P2S7"] + maps["P2S6"]
+    assert np.allclose(fractions, 1.0)
+    fig = plot_species_maps(maps)
+    failed = int((maps["success"] == 0).sum())
+    marked = sum(len(line.get_xdata()) for line in fig.axes[0].get_lines())
+    assert marked == failed
+    if failed:
+        assert f"({failed} of 12)" in fig._suptitle.get_text()
 
 
 def test_cli_raman_preprocess_then_fit(tmp_path, capsys):

@@ -266,6 +266,7 @@ def plot_species_maps(
     Returns
     -------
     matplotlib.figure.Figure
+        Pixels whose fit did not converge (``success == 0``) are marked with a red ``x``.
     """
     import matplotlib.pyplot as plt
 
@@ -280,6 +281,7 @@ def plot_species_maps(
     dims = list(maps[names[0]].dims)
     if len(dims) not in (1, 2):
         raise SpecfitError(f"species maps over {dims} cannot be drawn (1 or 2 dimensions)")
+    failed = (maps["success"] == 0) if "success" in maps else None
     ncols = ncols or min(len(names), 3)
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
@@ -305,6 +307,13 @@ def plot_species_maps(
         ax.set_ylabel(_axis_label(img, ydim))
         ax.set_title(img.attrs.get("species", name))
         fig.colorbar(mesh, ax=ax, label="area fraction")
+        if failed is not None and failed.any():
+            # fits that did not converge (or have no error estimate) are marked, not hidden: a
+            # species absent from a pixel can leave its area on the zero bound without an error
+            iy, ix = np.nonzero(failed.transpose(ydim, xdim).values)
+            ax.plot(xs[ix], ys[iy], "x", color="red", ms=6, mew=1.2, label="fit not converged")
+    if failed is not None and failed.any():
+        fig.suptitle(f"x: fit did not converge or has no error estimate ({int(failed.sum())} of {failed.size})")
     fig.tight_layout()
     return fig
 
