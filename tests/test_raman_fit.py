@@ -167,6 +167,10 @@ def test_baseline_subtraction_before_the_fit():
         ds, "thiophosphate", shape="lorentzian", range=(340.0, 470.0), preprocess={"baseline": {"method": "arpls"}}
     )
     assert "baseline" in fit.data
+    # weights come from the raw counts, not from the baseline-subtracted intensity
+    np.testing.assert_allclose(
+        fit.data["intensity_error"].values, np.sqrt(np.maximum(despike(ds)["intensity"].values, 1.0))
+    )
     steps = [e["step"] for e in specfit.raman.processing_history(fit.data["intensity"])]
     assert steps == ["despike", "baseline"]
     table = fit.bands.set_index("name")
@@ -310,6 +314,16 @@ def test_species_maps_figure_has_a_colour_bar_per_species(small_map):
     one = fit_bands(ds.isel(y=0, x=0), "thiophosphate", shape="lorentzian")
     with pytest.raises(SpecfitError):
         species_maps(one.result)
+
+
+def test_map_fit_of_dask_chunked_data_equals_the_in_memory_fit(small_map):
+    ds, _ = small_map
+    memory = fit_bands(ds, "thiophosphate", shape="lorentzian").species
+    lazy_data = ds.chunk({"y": 3})
+    assert lazy_data["intensity"].chunks is not None
+    lazy = fit_bands(lazy_data, "thiophosphate", shape="lorentzian").species
+    for name in ("PS4", "P2S7", "P2S6", "PS4_error", "total_area"):
+        np.testing.assert_allclose(np.asarray(lazy[name].values), memory[name].values, rtol=1e-9)
 
 
 def test_map_result_saves_and_loads(small_map, tmp_path):

@@ -433,22 +433,18 @@ def fit_bands(
     despike_opts = _options(steps["despike"], {})
     if despike_opts is not None:
         ds = pp.despike(ds, **despike_opts)
-    # the noise of the measured counts sets the weights, whatever is subtracted afterwards
-    counts = str(ds[INTENSITY].attrs.get("units", "")) == "counts"
-    if isinstance(weights, str) and weights in ("auto", "poisson") and counts and "intensity_error" not in ds:
-        weights = 1.0 / np.sqrt(np.maximum(np.asarray(ds[INTENSITY].values, float), 1.0))
     baseline_opts = _options(steps["baseline"], {"method": "arpls"})
+    smooth_opts = _options(steps["smooth"], {"window": 11})
+    # the noise of the measured counts sets the weights, whatever is subtracted afterwards: keep it
+    # as ``intensity_error`` (√counts, lazily for dask data), which fit() turns into the weights
+    counts = str(ds[INTENSITY].attrs.get("units", "")) == "counts"
+    if (baseline_opts is not None or smooth_opts is not None) and counts and "intensity_error" not in ds:
+        error = np.sqrt(ds[INTENSITY].clip(min=1.0))
+        ds = ds.assign(intensity_error=error.assign_attrs(units="counts", long_name="Poisson error of the raw counts"))
     if baseline_opts is not None:
         method = baseline_opts.pop("method")
         ds, _ = pp.remove_baseline(ds, method, **baseline_opts)
-    smooth_opts = _options(steps["smooth"], {"window": 11})
     if smooth_opts is not None:
         ds = pp.smooth(ds, **smooth_opts)
-    if isinstance(weights, np.ndarray):
-        # fit() reshapes the weights like the (n, m) stack: lay them out in the intensity's order
-        da = ds[INTENSITY]
-        axis = "raman_shift" if "raman_shift" in da.dims else da.dims[-1]
-        order = [d for d in da.dims if d != axis] + [axis]
-        weights = xr.DataArray(weights, dims=da.dims).transpose(*order).values.reshape(-1, da.sizes[axis])
     result = fit(ds, fitted_model, range=range, weights=weights, **fit_options)
     return BandFit(result=result, data=ds, model=fitted_model)
