@@ -358,6 +358,7 @@ def test_cli_fit_on_a_synthetic_map_file(small_map, tmp_path, capsys):
         assert np.max(np.abs(maps[name].values - truth["area_fraction"][..., j])) < 0.1
 
 
+@pytest.mark.corpus
 def test_cli_fit_on_the_renishaw_corpus_map(tmp_path, capsys):
     wdf = corpus_path("raman", "renishaw_wdf", "renishaw_test_map.wdf")
     # the thiophosphate window (360-450 cm-1) is not in this map (1932-2253 cm-1): a clean error
@@ -387,6 +388,7 @@ def test_cli_fit_on_the_renishaw_corpus_map(tmp_path, capsys):
     assert isinstance(maps, xr.Dataset) and "band" in maps
 
 
+@pytest.mark.corpus
 def test_thiophosphate_template_on_a_real_map_covering_its_window(tmp_path):
     # interrupted_acquisition.wdf: a 3 x 4 map (last line missing) over -164..1129 cm-1, so the
     # thiophosphate window is inside; the sample is not a thiophosphate (its band is near 808 cm-1):
@@ -425,3 +427,30 @@ def test_cli_raman_preprocess_then_fit(tmp_path, capsys):
     comps = {c["name"]: c for c in json.loads(capsys.readouterr().out)["components"]}
     for name, tr in truth["bands"].items():
         assert abs(comps[name]["position"] - tr["position"]) < 1.0
+
+
+def test_cli_raman_fit_spectrum_and_map(small_map, tmp_path, capsys):
+    import json
+
+    ds, truth = synthetic_spectrum(seed=9, spikes=4)
+    path = specfit.save(ds, tmp_path / "one.h5")
+    rc = cli_main(["raman", "fit", str(path), "--model", "thiophosphate", "--shape", "lorentzian", "--json"])
+    assert rc in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    got = {r["bands"]: r["area_fraction"] for r in out["species"]}
+    for name, tr in truth["bands"].items():
+        assert abs(got[name] - tr["area_fraction"]) <= 0.03
+    # a map: text summary over pixels, the result file and the species-map figure
+    mds, mtruth = small_map
+    mpath = specfit.save(mds, tmp_path / "map.h5")
+    res, fig = tmp_path / "r.h5", tmp_path / "m.png"
+    args = ["raman", "fit", str(mpath), "--model", "thiophosphate", "--shape", "lorentzian", "--out", str(res)]
+    assert cli_main([*args, "--plot", str(fig)]) in (0, None)
+    text = capsys.readouterr().out
+    mean_ps4 = float(mtruth["area_fraction"][..., 0].mean())
+    line = next(ln for ln in text.splitlines() if ln.startswith("PS4(3-)"))
+    assert "30/30 converged pixels" in line
+    assert float(line.split()[1]) == pytest.approx(100 * mean_ps4, abs=1.5)
+    assert isinstance(specfit.load(res), FitStackResult) and fig.stat().st_size > 10_000
+    assert cli_main(["raman", "fit", str(mpath)]) == 1
+    assert "needs --model" in capsys.readouterr().err
