@@ -129,6 +129,23 @@ def test_polysulfide_sulfate_template_known_answer(seed):
     assert set(fit.species["species"]) == {"S8", "Sx(2-)", "S3(-)", "SO3(2-)", "SO4(2-)"}
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_carbon_dg_template_recovers_the_d_to_g_ratio(seed):
+    x = np.arange(900.0, 1900.0, 1.0)
+    d = SyntheticBand("carbon_D", 1345.0, 120.0, 300000.0)
+    g = SyntheticBand("carbon_G", 1592.0, 70.0, 200000.0)
+    ds, truth = synthetic_spectrum([d, g], shift=x, seed=seed, spikes=3, fluorescence=(1500.0, 1.0, 900.0))
+    assert truth["bands"]["carbon_D"]["area"] / truth["bands"]["carbon_G"]["area"] == 1.5
+    fit = fit_bands(ds, "carbon-dg")
+    assert fit.result.success
+    table = fit.bands.set_index("name")
+    assert abs(table.loc["carbon_D", "position"] - 1345.0) <= 1.0
+    assert abs(table.loc["carbon_G", "position"] - 1592.0) <= 1.0
+    ratio = table.loc["carbon_D", "area"] / table.loc["carbon_G", "area"]
+    assert ratio == pytest.approx(1.5, rel=0.06)
+    assert fit.species["species"].tolist() == ["carbon"]  # one species: read D/G from the band table
+
+
 def test_known_answer_fails_without_despiking_when_a_spike_sits_on_a_band():
     # a guard that the known-answer tests test something: a one-pixel spike on top of the P2S6
     # band pulls that band into a narrow spike-fit (FWHM to its lower bound) and its area fraction
