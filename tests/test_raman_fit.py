@@ -196,6 +196,17 @@ def test_baseline_subtraction_before_the_fit():
         assert abs(table.loc[name, "area_fraction"] - tr["area_fraction"]) <= 0.05
 
 
+def test_smoothing_before_the_fit_keeps_raw_count_weights():
+    ds, truth = synthetic_spectrum(seed=8, spikes=2)
+    fit = fit_bands(ds, "thiophosphate", shape="lorentzian", preprocess={"smooth": 7})
+    steps = [e["step"] for e in specfit.raman.processing_history(fit.data["intensity"])]
+    assert steps == ["despike", "smooth"]
+    assert "intensity_error" in fit.data
+    # smoothing takes noise out of the residual: reduced chi-square well below 1 with raw-count weights
+    assert fit.result.redchi < 0.6
+    _check_known_answer(fit, truth)
+
+
 # ------------------------------------------------------------------------------ despiking
 
 
@@ -282,6 +293,12 @@ def test_bad_preprocessing_options_raise():
     ds, _ = synthetic_spectrum(seed=0, spikes=0)
     with pytest.raises(SpecfitError, match="unknown preprocessing"):
         fit_bands(ds, "thiophosphate", preprocess={"despik": True})
+    with pytest.raises(SpecfitError, match="despike"):
+        fit_bands(ds, "thiophosphate", preprocess={"despike": "yes"})
+    with pytest.raises(SpecfitError, match="despike"):
+        fit_bands(ds, "thiophosphate", preprocess={"despike": {"treshold": 5}})
+    with pytest.raises(SpecfitError, match="baseline method"):
+        fit_bands(ds, "thiophosphate", preprocess={"baseline": "no-such-method"})
     with pytest.raises(SpecfitError):
         fit_bands(ds, "thiophosphate", shape="gaussianish")
     with pytest.raises(SpecfitError, match="no such model file or template"):

@@ -359,19 +359,24 @@ def _override(model: Model, shape: str | None, background: str | dict | Backgrou
     return Model.from_dict(spec)
 
 
-def _options(value: Any, defaults: dict[str, Any]) -> dict[str, Any] | None:
-    """``True`` -> defaults, ``False``/``None`` -> off, a dict -> its options, a string -> the method."""
+def _options(step: str, value: Any, defaults: dict[str, Any], scalar_key: str | None) -> dict[str, Any] | None:
+    """``True`` -> defaults, ``False``/``None`` -> off, a dict -> its options, a scalar -> ``scalar_key``."""
     if value is None or value is False:
         return None
     if value is True:
         return dict(defaults)
-    if isinstance(value, str):
-        return {**defaults, "method": value}
     if isinstance(value, dict):
         return {**defaults, **value}
-    if isinstance(value, int):
-        return {**defaults, "window": int(value)}
-    raise SpecfitError(f"preprocessing option {value!r} not understood")
+    if scalar_key is not None and isinstance(value, str | int) and not isinstance(value, bool):
+        return {**defaults, scalar_key: value}
+    raise SpecfitError(f"preprocessing step {step!r}: option {value!r} not understood")
+
+
+def _run_step(step: str, func, *args: Any, **options: Any):
+    try:
+        return func(*args, **options)
+    except TypeError as exc:  # an option the step does not take
+        raise SpecfitError(f"preprocessing step {step!r}: {exc}") from exc
 
 
 def fit_bands(
@@ -430,11 +435,11 @@ def fit_bands(
     fitted_model = _override(_as_model(model), shape, background)
     weights = fit_options.pop("weights", "auto")
 
-    despike_opts = _options(steps["despike"], {})
+    despike_opts = _options("despike", steps["despike"], {}, None)
+    baseline_opts = _options("baseline", steps["baseline"], {"method": "arpls"}, "method")
+    smooth_opts = _options("smooth", steps["smooth"], {"window": 11}, "window")
     if despike_opts is not None:
-        ds = pp.despike(ds, **despike_opts)
-    baseline_opts = _options(steps["baseline"], {"method": "arpls"})
-    smooth_opts = _options(steps["smooth"], {"window": 11})
+        ds = _run_step("despike", pp.despike, ds, **despike_opts)
     # the noise of the measured counts sets the weights, whatever is subtracted afterwards: keep it
     # as ``intensity_error`` (√counts, lazily for dask data), which fit() turns into the weights
     counts = str(ds[INTENSITY].attrs.get("units", "")) == "counts"
@@ -443,8 +448,8 @@ def fit_bands(
         ds = ds.assign(intensity_error=error.assign_attrs(units="counts", long_name="Poisson error of the raw counts"))
     if baseline_opts is not None:
         method = baseline_opts.pop("method")
-        ds, _ = pp.remove_baseline(ds, method, **baseline_opts)
+        ds, _ = _run_step("baseline", pp.remove_baseline, ds, method, **baseline_opts)
     if smooth_opts is not None:
-        ds = pp.smooth(ds, **smooth_opts)
+        ds = _run_step("smooth", pp.smooth, ds, **smooth_opts)
     result = fit(ds, fitted_model, range=range, weights=weights, **fit_options)
     return BandFit(result=result, data=ds, model=fitted_model)
