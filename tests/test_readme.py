@@ -47,7 +47,11 @@ def test_cli_table_names_every_command_and_only_real_ones():
     documented = set(re.findall(r"^\| `specfit (\w+)", README, re.M))
     assert documented == set(commands)
     for name, parser in commands.items():
-        for action in _subparsers(parser):  # e.g. xps reference / quantify, xrd identify, tofsims profile
+        actions = list(_subparsers(parser))  # e.g. xps reference / quantify, xrd identify, tofsims profile
+        for action in parser._actions:  # an action given as a positional choice (raman preprocess / fit)
+            if not action.option_strings and action.choices and not isinstance(action.choices, dict):
+                actions += list(action.choices)
+        for action in actions:
             assert f"specfit {name} {action}" in README, f"specfit {name} {action} is not documented"
 
 
