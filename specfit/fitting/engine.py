@@ -17,6 +17,7 @@ import lmfit
 import numpy as np
 import xarray as xr
 
+from .._blas import single_thread_blas
 from ..conventions import INTENSITY, leaves, spectral_axis
 from ..errors import FitError, ModelError
 from ..model.core import CompiledModel, Model
@@ -278,7 +279,8 @@ def solve(
         def resid(pars, fun=fun):
             return fun(np.array([[pars[name].value for name in compiled.free]]))[0]
 
-        out = lmfit.minimize(resid, p, method=LMFIT_METHOD, max_nfev=max_nfev * max(k, 1))
+        with single_thread_blas():
+            out = lmfit.minimize(resid, p, method=LMFIT_METHOD, max_nfev=max_nfev * max(k, 1))
         P[i] = [out.params[name].value for name in compiled.free]
         if out.covar is not None and list(out.var_names) == compiled.free:
             cov[i] = out.covar

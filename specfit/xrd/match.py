@@ -36,6 +36,7 @@ import xarray as xr
 from numpy.polynomial import chebyshev
 from scipy import optimize, signal
 
+from .._blas import single_thread_blas
 from ..conventions import INTENSITY, leaves, spectral_axis
 from ..errors import FitError, SpecfitError
 from .phases import Phase, select_phases
@@ -51,19 +52,8 @@ __all__ = [
     "search_match",
 ]
 
+
 _SIZE_MIN_NM = 1.0  # the size parameter is 1/L (1/nm), bounded to L >= 1 nm
-
-
-def _single_thread_blas():
-    """Context limiting BLAS to one thread: the fits solve many small (points x ~10) problems, where
-    OpenBLAS threading only adds synchronisation cost — 30x slower on a loaded 2-core machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional speed-up
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -624,7 +614,7 @@ def fit_phases(
     FitError
         If no phase is given or the optimiser fails outright.
     """
-    with _single_thread_blas():
+    with single_thread_blas():
         return _fit_phases(
             data,
             phases,
@@ -892,7 +882,7 @@ def identify(
         If no candidate phase remains (e.g. the element filter excludes the whole library) or no
         phase matches the pattern.
     """
-    with _single_thread_blas():
+    with single_thread_blas():
         return _identify(
             data,
             candidates,
