@@ -25,6 +25,8 @@ What they hold (a coated sulfide electrolyte cell before/after cycling):
   ``reference_library/xrd`` with :func:`specfit.xrd.synthetic_mixture` (pymatgen reflections, pseudo-Voigt
   profiles), a decaying background and Poisson counts.
 
+``data/examples/README.md`` describes every file and its parameters for readers of the data.
+
 Spin-orbit splittings used: S 2p 1.18 eV, P 2p 0.87 eV (Moulder et al., Handbook of X-ray Photoelectron
 Spectroscopy, Perkin-Elmer 1992); branching ratio 1:2.
 """

@@ -34,10 +34,16 @@ def test_report_renders_without_console_errors(tmp_path):
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
         images = page.eval_on_selector_all("img", "els => els.map(e => [e.src, e.naturalWidth])")
+        headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+        summary_rows = page.eval_on_selector_all("#summary + table tbody tr", "els => els.length")
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert errors == []
+    assert "Failed steps" not in headings
+    for part in ("Summary", "XPS · peak fits", "Raman", "XRD", "ToF-SIMS"):
+        assert any(part in h for h in headings), (part, headings)
+    assert summary_rows >= 20
     assert failed == []
     assert images, "the report shows no figures"
     assert all(width > 0 for _, width in images), [src for src, w in images if w == 0]
