@@ -33,7 +33,14 @@ from ..errors import ModelError
 from ..lineshapes import parse_shape
 from ..model import Model, Peak
 
-__all__ = ["CasaComponent", "CasaRegion", "casa_blocks_from_text", "model_from_casa", "parse_casa_lines"]
+__all__ = [
+    "CasaComponent",
+    "CasaRegion",
+    "casa_blocks_from_text",
+    "model_from_casa",
+    "model_from_vamas",
+    "parse_casa_lines",
+]
 
 _STR = re.compile(r"\(\*(.*?)\*\)")
 
@@ -275,3 +282,72 @@ def _casa_shape(text: str):
             "documented, so specfit cannot reproduce this shape exactly"
         )
     return parse_shape(t)
+
+
+def _casa_leaves(data: Any) -> list[tuple[str, Any]]:
+    import xarray as xr
+
+    from ..conventions import leaves
+
+    if isinstance(data, xr.DataTree):
+        found = list(leaves(data))
+    elif isinstance(data, xr.Dataset):
+        found = [("", data)]
+    else:
+        raise ModelError(f"expected a DataTree or Dataset read from a VAMAS file, got {type(data).__name__}")
+    return [(p, ds) for p, ds in found if "CASA region" in str(ds.attrs.get("comments", ""))
+            or "CASA comp" in str(ds.attrs.get("comments", ""))]  # fmt: skip
+
+
+def model_from_vamas(data: Any, *, region: str | None = None, unsupported: str = "error") -> Model:
+    """The specfit :class:`Model` of the CasaXPS analysis stored in a VAMAS block.
+
+    CasaXPS keeps its quantification regions and components in the block comments, which the VAMAS
+    reader keeps verbatim in the leaf attribute ``comments``. Positions, bounds and the region window
+    are converted from CasaXPS's kinetic-energy scale to binding energy with the block's
+    ``excitation_energy_ev`` when the leaf is on a binding-energy axis (as the reader puts XPS
+    blocks); position links become offsets of the opposite sign, area and FWHM links stay factors.
+
+    Parameters
+    ----------
+    data
+        A tree from :func:`specfit.read` of a ``.vms`` file, or one of its leaves.
+    region
+        Which block (its ``region`` attribute or node name) when several blocks hold an analysis.
+    unsupported
+        ``"error"`` (default) refuses components whose line shape specfit cannot reproduce
+        (CasaXPS ``LA``/``LF``: their Gaussian-width code and damping are undocumented) with a
+        :class:`ModelError` naming them; ``"skip"`` builds the model without them (with a warning).
+
+    Raises
+    ------
+    ModelError
+        When no block holds CasaXPS lines, the choice of block is ambiguous, or a component or the
+        background cannot be reproduced.
+    """
+    from ..conventions import INTENSITY
+
+    found = _casa_leaves(data)
+    if region is not None:
+        found = [(p, ds) for p, ds in found if ds.attrs.get("region") == region or p.rsplit("/", 1)[-1] == region]
+    if not found:
+        where = f" for region {region!r}" if region else ""
+        raise ModelError(f"no CasaXPS analysis (CASA region/comp lines in the block comments){where}")
+    if len(found) > 1:
+        names = [ds.attrs.get("region") or p for p, ds in found]
+        raise ModelError(f"{len(found)} blocks hold a CasaXPS analysis {names}; say which with region=")
+    path, ds = found[0]
+    lines = str(ds.attrs["comments"]).splitlines()
+    hv = None
+    if INTENSITY in ds and "binding_energy" in ds[INTENSITY].dims:
+        hv = ds.attrs.get("excitation_energy_ev")
+        if not isinstance(hv, int | float):
+            raise ModelError(
+                f"block {path or ds.attrs.get('region', '')!r} is on a binding-energy axis but has no "
+                "excitation_energy_ev: cannot convert CasaXPS's kinetic-energy positions"
+            )
+    try:
+        return model_from_casa(lines, excitation_energy=hv, unsupported=unsupported)
+    except ModelError as exc:
+        label = ds.attrs.get("region") or path
+        raise ModelError(f"CasaXPS model of block {label!r}: {exc}") from exc

@@ -163,7 +163,7 @@ def table_from_records(records: Any, where: str = "input") -> pd.DataFrame:
             attrs = rec.get("attrs") if isinstance(rec.get("attrs"), Mapping) else {}
             region = region or attrs.get("region")
             sample = sample if sample is not None else attrs.get("sample")
-            for j, comp in enumerate(rec["components"]):
+            for j, comp in enumerate(_whole_components(rec["components"])):
                 if not isinstance(comp, Mapping) or "area" not in comp:
                     raise SpecfitError(f"{where}: result {i + 1}, component {j + 1} has no 'area'")
                 comp_region = comp.get("region") or region or comp.get("level")
@@ -193,6 +193,34 @@ def table_from_records(records: Any, where: str = "input") -> pd.DataFrame:
     if not rows:
         raise SpecfitError(f"{where}: no components")
     return _check_table(pd.DataFrame(rows), where)
+
+
+def _whole_components(lines: Any) -> list[Any]:
+    """One entry per component from the per-line rows of ``specfit fit --json``.
+
+    A spin-orbit doublet is fitted as two lines (``PS4`` and ``PS4_2``) that share the component name
+    and carry the component's total area (``component_area``): quantification works on components,
+    so the lines of one component become one row with the total area and the main line's position.
+    Rows without ``component``/``component_area`` (hand-written tables) pass through unchanged.
+    """
+    if not isinstance(lines, Sequence) or isinstance(lines, str):
+        return lines
+    out: list[Any] = []
+    seen: set[str] = set()
+    for line in lines:
+        if not (isinstance(line, Mapping) and line.get("component") is not None and "component_area" in line):
+            out.append(line)
+            continue
+        owner = str(line["component"])
+        if owner in seen:
+            continue  # a doublet's second line: already counted in the component's total area
+        seen.add(owner)
+        row = dict(line)
+        row["name"] = owner
+        row["area"] = line["component_area"]
+        row["area_error"] = line.get("component_area_error")
+        out.append(row)
+    return out
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
