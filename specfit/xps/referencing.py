@@ -121,7 +121,8 @@ def locate_peak(
         ``"fit"`` (default): GL(30) main line plus a shoulder 1.0-2.5 eV above it (C-O of
         adventitious carbon, same width) on a Shirley background, fitted with the fitting engine in
         a window of -2.5/+3.0 eV around the maximum (:func:`reference_model`). ``"max"``: the
-        maximum of the smoothed spectrum refined by a parabola through the three highest points (quick, biased by shoulders).
+        maximum of the smoothed spectrum refined by a parabola through the three highest points
+        (quick, biased by shoulders).
 
     Raises
     ------
