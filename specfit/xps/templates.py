@@ -269,7 +269,7 @@ def subset_model(model: Model, names: Sequence[str]) -> Model:
         raise ModelError(f"cannot keep only {wanted}: {exc}") from exc
 
 
-def template_model(name_or_path: str | Path, species: Sequence[str] | None = None) -> Model:
+def template_model(name_or_path: str | Path | Model, species: Sequence[str] | None = None) -> Model:
     """The :class:`~specfit.model.Model` of a template (by name) or model file, optionally with a
     subset of its species (``template_model("s2p-sulfide", ["PS4", "intermediate"])``).
 
@@ -284,5 +284,5 @@ def template_model(name_or_path: str | Path, species: Sequence[str] | None = Non
         if species is None:
             return load_model(name_or_path)
         return _Model.from_toml(make_template(name_or_path, list(species)))
-    model = load_model(name_or_path)
+    model = name_or_path if isinstance(name_or_path, _Model) else load_model(name_or_path)
     return model if species is None else subset_model(model, list(species))
