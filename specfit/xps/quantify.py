@@ -510,6 +510,15 @@ def _sum_components(table: pd.DataFrame, names: tuple[str, ...], column: str) ->
     return total, var
 
 
+def _region_holding_all(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """When component names repeat across regions (PS4 in S 2p and P 2p) but exactly one region holds
+    all of ``names``, the rows of that region; otherwise ``rows`` unchanged (then repeats raise)."""
+    if not rows["component"].duplicated().any():
+        return rows
+    holding = [r for r, g in rows.groupby("region", sort=False) if set(names) <= set(g["component"])]
+    return rows[rows["region"] == holding[0]] if len(holding) == 1 else rows
+
+
 def ratio(
     table: pd.DataFrame,
     numerator: str | Sequence[str],
@@ -528,7 +537,8 @@ def ratio(
     numerator, denominator
         A component name or several (their areas are summed).
     region, sample
-        Restrict the table (needed when names repeat across regions or samples).
+        Restrict the table (needed when names repeat across samples, or across regions unless
+        exactly one region holds all the named components -- then that region is used).
     correlation
         Correlation coefficient of the numerator and denominator areas (fit covariance); 0 assumes
         independence. ``σ_r² = r² [(σ_a/a)² + (σ_b/b)² − 2ρ σ_a σ_b / (a b)]``.
@@ -549,6 +559,8 @@ def ratio(
         rows = rows[rows["sample"] == sample]
     if rows.empty:
         raise SpecfitError(f"no rows for region={region!r}, sample={sample!r}")
+    if region is None and not normalise:
+        rows = _region_holding_all(rows, num + den)
     column = "area"
     if normalise:
         rows = _normalised(

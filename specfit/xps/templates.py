@@ -269,20 +269,30 @@ def subset_model(model: Model, names: Sequence[str]) -> Model:
         raise ModelError(f"cannot keep only {wanted}: {exc}") from exc
 
 
-def template_model(name_or_path: str | Path | Model, species: Sequence[str] | None = None) -> Model:
+def template_model(
+    name_or_path: str | Path | Model, species: Sequence[str] | None = None, *, shape: str | None = None
+) -> Model:
     """The :class:`~specfit.model.Model` of a template (by name) or model file, optionally with a
     subset of its species (``template_model("s2p-sulfide", ["PS4", "intermediate"])``).
 
     For a template recipe the subset is generated from the library (:func:`make_template`: shared
     widths re-pointed, aliases allowed); for any other model file the components are filtered by
-    name (:func:`subset_model`).
+    name (:func:`subset_model`). ``shape`` replaces the line shape of every component (e.g.
+    ``"SGL(30)"`` or ``"pseudo_voigt(0.3)"`` instead of the templates' ``GL(30)``).
     """
     from ..model import Model as _Model
     from ..model import load_model
 
     if isinstance(name_or_path, str) and name_or_path in template_recipes():
-        if species is None:
+        if species is None and shape is None:
             return load_model(name_or_path)
-        return _Model.from_toml(make_template(name_or_path, list(species)))
+        kwargs = {"shape": shape} if shape is not None else {}
+        return _Model.from_toml(make_template(name_or_path, None if species is None else list(species), **kwargs))
     model = name_or_path if isinstance(name_or_path, _Model) else load_model(name_or_path)
-    return model if species is None else subset_model(model, list(species))
+    model = model if species is None else subset_model(model, list(species))
+    if shape is not None:
+        spec = model.to_dict()
+        for comp in spec["components"]:
+            comp["shape"] = shape
+        model = _Model.from_dict(spec, f"{model.name or 'model'} with shape {shape}")
+    return model
