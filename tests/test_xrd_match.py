@@ -115,6 +115,7 @@ def test_element_filter_and_candidates():
         "Li2S",
         "LiCl",
         "gamma-Li3PS4",
+        "beta-Li3PS4",
         "Li4P2S6",
         "Li3P",
         "alpha-S8",

@@ -8,7 +8,9 @@ Every structure below was typed in from the published crystal structure (space g
 positions, occupancies); no database was reachable when this library was written, so each entry says
 where its numbers come from and how sure we are of them (``confidence``: ``"published"`` = the numbers
 of the cited refinement as we know them, ``"approximate"`` = cell from the paper but atom positions
-idealised or partly recalled — the strongest lines are right, relative intensities may be off).
+idealised, partly recalled or taken from a DFT relaxation — the strongest lines are right, relative
+intensities may be off). Where numbers were looked up in a public file (e.g. a research repository's
+CIF), the entry's note names the repository and path and says what was checked.
 Pymatgen expands the asymmetric unit (``Structure.from_spacegroup``) and writes the CIF (``CifWriter``);
 the source is written into the CIF as a comment block and ``_publ_section_references`` line.
 
@@ -91,6 +93,45 @@ ENTRIES: list[Entry] = [
             "values, so tetrahedra are regular and P-S is too long; line positions exact, intensities approximate."
         ),
         aliases=["g-Li3PS4", "γ-Li3PS4"],
+    ),
+    Entry(
+        name="beta-Li3PS4",
+        formula="Li3PS4",
+        spacegroup="Pnma",
+        cell=(12.819, 8.2195, 6.1236, C90, C90, C90),
+        species=["Li", "Li", "P", "S", "S", "S"],
+        coords=[
+            [0.66745, 0.03350, 0.38940],  # Li1 8d
+            [0.0, 0.0, 0.5],  # Li2 4b
+            [0.91053, 0.25, 0.15239],  # P 4c
+            [0.89981, 0.25, 0.82468],  # S1 4c
+            [0.05933, 0.25, 0.27242],  # S2 4c
+            [0.84614, 0.03652, 0.27096],  # S3 8d
+        ],
+        source=(
+            "K. Homma et al., Solid State Ionics 182 (2011) 53 (beta-Li3PS4, Pnma, a = 12.819, b = 8.2195, "
+            "c = 6.1236 A); atom positions: DFT (PBE) relaxed ordered beta-Li3PS4 of the Materials Project "
+            "(mp-985583)"
+        ),
+        doi="10.1016/j.ssi.2010.10.001",
+        database="Materials Project mp-985583 (positions)",
+        confidence="approximate",
+        note=(
+            "Cell from Homma 2011 (refined above the gamma-beta transition; temperature not re-checked here). "
+            "The refined atom positions were not reachable; the positions are those of an MP-style PBE "
+            "relaxation, looked up in the public file Feugmo-Group/torchdisorder testing/Li3PS4.cif (P1 "
+            "listing, a = 6.172, b = 8.019, c = 13.033 A = Pnma with a and c swapped; its density 1.854 g/cm3 "
+            "equals that listed for mp-985583), symmetrised here to Pnma (tol 1e-3) and put on the published "
+            "axes and cell (the two cell volumes agree within 0.1 %); a second relaxation in the same repository "
+            "(data/crystal-structures/Li3PS4_unit.cif, 3 % larger cell) agrees within 0.0025 in every "
+            "fractional coordinate. Ordered Li model (Li 8d + 4b fully "
+            "occupied); the partial Li occupancies of the refinement are not modelled, so Li-sensitive "
+            "intensities are approximate. Checked: P-S 2.01-2.07 A, Li-S 2.40-2.60 A, strongest Cu Ka lines "
+            "17.5 (210), 18.1 (011), 25.7 (220), 29.1 (002), 29.6 (221) deg. The file "
+            "data/crystal-structures/Li3PS4_beta.cif of the same repository was rejected (Li-S 0.78 A, "
+            "six S around P)."
+        ),
+        aliases=["b-Li3PS4", "β-Li3PS4"],
     ),
     Entry(
         name="Li4P2S6",
@@ -300,22 +341,16 @@ ENTRIES: list[Entry] = [
 #: Asked for but not shipped: no atom coordinates we could vouch for without database access.
 MISSING = [
     {
-        "name": "beta-Li3PS4",
-        "formula": "Li3PS4",
-        "source": "K. Homma et al., Solid State Ionics 182 (2011) 53 (beta-Li3PS4, Pnma, a = 12.819, b = 8.220, "
-        "c = 6.124 Å)",
-        "doi": "10.1016/j.ssi.2010.10.001",
-        "note": "Not shipped: the refined P/S/Li positions were not available offline; add the CIF from the paper "
-        "(or ICSD/Materials Project) as beta-Li3PS4.cif.",
-    },
-    {
         "name": "Li7P3S11",
         "formula": "Li7P3S11",
-        "source": "H. Yamane et al., Solid State Ionics 178 (2007) 1163 (P-1, a = 12.50, b = 6.03, c = 12.52 Å, "
-        "alpha = 102.8, beta = 113.2, gamma = 74.5 deg)",
+        "source": "H. Yamane et al., Solid State Ionics 178 (2007) 1163 (P-1, Z = 2, a = 12.5009, b = 6.0316, "
+        "c = 12.5303 Å, alpha = 102.845, beta = 113.2024, gamma = 74.467 deg; ICSD 157654)",
         "doi": "10.1016/j.ssi.2007.05.020",
-        "note": "Not shipped: the 20+ independent atom positions of the triclinic cell were not available offline "
-        "(not even the P2S7/PS4 framework with confidence); add the CIF from the paper.",
+        "note": "Not shipped: the 21 independent atom positions (one formula unit per asymmetric unit of the "
+        "triclinic cell, Z = 2) were not found in any reachable public source. Searched (2026-11): public GitHub code "
+        "(CIF/POSCAR text for Li7P3S11, mp-641703, 'Li14 P6 S22'), documentation and web pages. The cell above "
+        "is as listed in NRC-Mila/OBELiX data/downloads/test.csv (entry 'mdp', with ICSD 157654); the "
+        "Materials Project entry is mp-641703. Add the CIF from the paper or ICSD as Li7P3S11.cif.",
     },
     {
         "name": "thio-LISICON-II",
@@ -323,7 +358,11 @@ MISSING = [
         "source": "R. Kanno, M. Murayama, J. Electrochem. Soc. 148 (2001) A742 (thio-LISICON, region II "
         "representative Li3.25Ge0.25P0.75S4)",
         "doi": "10.1149/1.1379028",
-        "note": "Not shipped: cell and positions of the region-II superstructure were not available offline.",
+        "note": "Not shipped: no refined atom positions were found in any reachable public source. "
+        "NRC-Mila/OBELiX data/downloads/test.csv lists, for Li4-xGe1-xPxS4 compositions of this paper, "
+        "monoclinic P21/m superstructure cells with Z = 24 (e.g. Li3.4Ge0.4P0.6S4: a = 13.769, b = 23.614, "
+        "c = 12.359 Å, beta = 90.66 deg) and marks their CIF 'not available'; a cell alone gives line "
+        "positions but no intensities, so no CIF is written.",
     },
 ]
 

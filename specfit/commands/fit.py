@@ -17,11 +17,18 @@ def run(args: argparse.Namespace) -> int:
     from ..model import load_model
     from ..results import FitResult
 
-    tree = read(args.path, technique=args.technique, format=args.format)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FitWarning)
+    options = {"chunks": _parse_chunks(args.chunks)} if args.chunks else {}
+    tree = read(args.path, technique=args.technique, format=args.format, **options)
+    with warnings.catch_warnings(record=True) as model_notes:  # e.g. CasaXPS components left out
         warnings.simplefilter("always", UserWarning)
         model = _model(args, tree, load_model)
+    client = None
+    if args.scheduler or args.workers:
+        from ..parallel import get_client
+
+        client = get_client(args.scheduler, n_workers=args.workers, memory_limit=args.memory_limit or "auto")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitWarning)
         result = fit(
             tree,
             model,
@@ -29,8 +36,15 @@ def run(args: argparse.Namespace) -> int:
             range=tuple(args.range) if args.range else None,
             solver=args.solver,
             seed=args.seed,
+            client=client,
         )
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if client is not None:
+        cluster = None if args.scheduler else getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    notes = [str(w.message) for w in model_notes if issubclass(w.category, UserWarning)]
+    notes += [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
     if args.out:
         save(result, args.out, overwrite=args.overwrite)
     if args.plot:
@@ -85,6 +99,19 @@ def _model_level(model) -> str | None:
     return found.pop() if len(found) == 1 and None not in found else None
 
 
+def _parse_chunks(text: str) -> str | dict[str, int]:
+    """``auto`` or ``y=50,x=50`` -> dask chunks."""
+    if text == "auto":
+        return text
+    chunks = {}
+    for part in text.split(","):
+        dim, _, size = part.partition("=")
+        if not size.strip().isdigit():
+            raise SpecfitError(f"--chunks takes 'auto' or DIM=N[,DIM=N], not {text!r}")
+        chunks[dim.strip()] = int(size)
+    return chunks
+
+
 def _print_text(result, path, notes) -> None:
     from ..results import FitResult
 
@@ -123,6 +150,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", type=Path, help="save a figure of the fit (PNG, PDF, SVG)")
     p.add_argument("--solver", default="auto", choices=("auto", "batch", "lmfit"))
     p.add_argument("--seed", default="guess", choices=("guess", "neighbour"))
+    p.add_argument(
+        "--chunks", metavar="auto|DIM=N,...", help="fit chunk by chunk with dask (stacks/maps larger than memory)"
+    )
+    p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler to fit on (e.g. tcp://host:8786)")
+    p.add_argument("--workers", type=int, help="start a local dask cluster with this many worker processes")
+    p.add_argument("--memory-limit", help="memory limit per local worker, e.g. 1.5GB")
     p.add_argument("--technique", help="hint for files that do not say (xps, raman, xrd, tofsims)")
     p.add_argument("--format", help="force a file format (see `specfit formats`)")
     p.set_defaults(func=run)

@@ -17,11 +17,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..conventions import INTENSITY
 from ..errors import FitError
 from ..lineshapes import format_shape
 from ..model.core import CompiledModel, Model, load_model
 from ..results import LINE_COLUMNS, FitResult, FitStackResult, line_table_arrays
-from .engine import FitWarning, Prepared, batch_solver, initial_rows, prepare, solve, static_background, warn_problems
+from .chunked import fit_chunked, is_dask_backed
+from .engine import (
+    FitWarning,
+    Prepared,
+    _pick_dataset,
+    batch_solver,
+    initial_rows,
+    prepare,
+    solve,
+    static_background,
+    warn_problems,
+)
 
 __all__ = ["FitWarning", "batch_solver", "fit"]
 
@@ -38,6 +50,7 @@ def fit(
     monte_carlo: int = 0,
     max_nfev: int = 200,
     random_state: int | None = 0,
+    client: Any = None,
 ) -> FitResult | FitStackResult:
     """Fit ``model`` to ``data`` along its spectral axis.
 
@@ -67,6 +80,11 @@ def fit(
         refitted parameters and areas is reported as ``*_mc_error`` (``result.monte_carlo``).
     max_nfev
         Limit of function evaluations per spectrum (times the number of free parameters for lmfit).
+    client
+        Stacks only: a :class:`dask.distributed.Client` or a scheduler address to fit on. Data read
+        lazily (``specfit.read(path, chunks=...)``) are fitted chunk by chunk on the current dask
+        scheduler even without it (see :mod:`specfit.fitting.chunked`); the fitted curves of such a
+        result stay lazy.
 
     Returns
     -------
@@ -86,7 +104,16 @@ def fit(
         raise FitError(f"seed must be 'guess' or 'neighbour', not {seed!r}")
     if solver not in ("auto", "batch", "lmfit"):
         raise FitError(f"solver must be 'auto', 'batch' or 'lmfit', not {solver!r}")
-    prep = prepare(data, model, region=region, fit_range=range, weights=weights)
+    obj = _pick_dataset(data, region)
+    if client is not None or is_dask_backed(obj):
+        da = obj[INTENSITY] if isinstance(obj, xr.Dataset) else obj
+        if len(da.dims) > 1:
+            if isinstance(weights, np.ndarray):
+                raise FitError("weights given as an array are not supported for chunked fits; use 'auto' or 'poisson'")
+            kwargs = {"range": range, "weights": weights, "seed": seed, "solver": solver, "max_nfev": max_nfev}
+            return fit_chunked(obj, model, client=client, **kwargs)
+        obj = obj.load()  # one lazy spectrum: just read it
+    prep = prepare(obj, model, region=None, fit_range=range, weights=weights)
     params = model.make_params(prep.axis)
     compiled = CompiledModel(model, params, prep.axis)
     bg_static = static_background(model, prep)

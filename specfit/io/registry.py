@@ -184,6 +184,8 @@ def read(
         Force a registered format (see :func:`formats`) instead of sniffing the content.
     **options
         Passed on to the format's reader (e.g. ``wavelength=`` for plain XRD columns).
+        ``chunks=`` (``"auto"`` or ``{"y": 50}``) returns dask-backed data: read lazily from
+        HDF5/NetCDF files, chunked after reading for other formats.
 
     Returns
     -------
@@ -212,6 +214,8 @@ def read(
         raise ReadError(path, "file is empty", offset=0)
     reader = get_reader(format) if format else _choose(path, head, technique)
     kwargs = dict(options)
+    # lazy reading is the storage formats' business; other formats are read and then chunked in memory
+    chunks = kwargs.pop("chunks", None) if reader.name != "netcdf" else None
     if technique is not None:
         kwargs["technique"] = technique
     try:
@@ -231,4 +235,13 @@ def read(
         if technique and "technique" not in node.attrs:
             node.attrs["technique"] = technique
     validate(tree)
+    if chunks is not None:
+        tree = tree.map_over_datasets(lambda ds: ds.chunk(_dims_chunks(ds, chunks)) if ds.data_vars else ds)
     return tree
+
+
+def _dims_chunks(ds: xr.Dataset, chunks) -> dict | str:
+    """The part of a ``chunks`` request that applies to this dataset's dimensions."""
+    if isinstance(chunks, dict):
+        return {d: c for d, c in chunks.items() if d in ds.dims}
+    return chunks
