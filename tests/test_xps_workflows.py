@@ -186,3 +186,53 @@ def test_casaxps_model_from_vamas_and_refit(capsys):
     assert out["attrs"]["region"] == "Fe 2p"
     with pytest.raises(ModelError, match="no CasaXPS analysis"):
         model_from_vamas(specfit.read(example_path("xps_charged_S2p.csv")))
+
+
+def test_casaxps_calibration_lines():
+    from specfit.xps.casaxps import casa_calibration
+
+    assert casa_calibration(["CASA region (*x*) (*Shirley*) 1 2 3 4 5 6"]) is None
+    cal = casa_calibration(["Calib M = 285.1185 A = 284 BE ADD", "Calib M = 284.0 A = 284.8 Regions Comps BE ADD"])
+    assert cal.shift == pytest.approx(284 - 285.1185 + 0.8)
+    assert cal.region_shift == pytest.approx(284 - 285.1185) and cal.comp_shift == pytest.approx(284 - 285.1185)
+    # CasaXPS's peak search in a measured range is not reproduced: refused, not guessed
+    with pytest.raises(ModelError, match="range"):
+        casa_calibration(["Calib M = 282.4,283.5 A = 286.8 BE ADD"])
+
+
+@pytest.mark.corpus
+def test_casaxps_calibration_moves_data_and_model_consistently():
+    """A Calib line added to the FeO block: the calibrated data with the calibrated-frame model give the
+    same fit as the raw data with the raw-frame model, shifted by the calibration."""
+    from conftest import corpus_path
+
+    from specfit.xps.casaxps import apply_casa_calibration, model_from_vamas
+
+    tree = specfit.read(corpus_path("xps", "casaxps_analysis", "FeO_analyzed.vms"))
+    leaf = tree["Fe 2p"].to_dataset()
+    with pytest.warns(UserWarning):
+        plain = model_from_vamas(leaf, unsupported="skip")
+    for flags, comps_move in (("BE ADD", False), ("Regions Comps BE ADD", True)):
+        comments = f"Calib M = 709.5 A = 710.0 {flags}\n" + leaf.attrs["comments"]
+        marked = leaf.assign_attrs(comments=comments)
+        with pytest.warns(UserWarning):
+            calibrated = model_from_vamas(marked, unsupported="skip")
+        with pytest.warns(UserWarning):
+            raw = model_from_vamas(marked, unsupported="skip", frame="raw")
+        p_plain = plain.make_params()["Fe_2p__2_position"].value
+        p_cal = calibrated.make_params()["Fe_2p__2_position"].value
+        p_raw = raw.make_params()["Fe_2p__2_position"].value
+        assert p_cal - p_raw == pytest.approx(0.5)  # the calibrated frame lies 0.5 eV higher
+        assert p_cal - p_plain == pytest.approx(0.5 if comps_move else 0.0)
+        shifted = apply_casa_calibration(marked)
+        assert shifted.attrs["charge_shift_ev"] == pytest.approx(0.5)
+        assert json.loads(shifted.attrs["charge_reference"])["method"] == "casaxps"
+        np.testing.assert_allclose(shifted["binding_energy"].values - marked["binding_energy"].values, 0.5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", specfit.FitWarning)
+            fit_cal = specfit.fit(shifted, calibrated)
+            fit_raw = specfit.fit(marked, raw)
+        a, b = fit_cal.table(), fit_raw.table()
+        np.testing.assert_allclose(a["area"], b["area"], rtol=1e-4)
+        np.testing.assert_allclose(a["position"] - b["position"], 0.5, atol=1e-3)
+    assert fit_cal.attrs["charge_shift_ev"] == pytest.approx(0.5)

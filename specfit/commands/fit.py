@@ -22,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as model_notes:  # e.g. CasaXPS components left out
         warnings.simplefilter("always", UserWarning)
         model = _model(args, tree, load_model)
+    if args.model in ("casa", "casa:skip"):
+        from ..xps.casaxps import apply_casa_calibration
+
+        tree = apply_casa_calibration(tree, region=args.region)  # CasaXPS's energy calibration, recorded
     client = None
     if args.scheduler or args.workers:
         from ..parallel import get_client
@@ -85,7 +89,7 @@ def _model(args: argparse.Namespace, tree, load_model):
         from ..xps.casaxps import model_from_vamas
 
         unsupported = "skip" if args.model == "casa:skip" else "error"
-        return model_from_vamas(tree, region=args.region, unsupported=unsupported)
+        return model_from_vamas(tree, region=args.region, unsupported=unsupported)  # calibrated frame
     if species is not None:
         from ..xps.templates import template_model
 

@@ -19,6 +19,19 @@ summed over the region's channels, anchored at the mean of 3 channels centred on
 for averaging width 2; ``SGL(p)`` components match in shape and area (see the tests for the numbers).
 Not reproduced: CasaXPS's ``LA``/``LF`` Gaussian-width code ``m`` and ``LF``'s damping ``w`` are not
 publicly documented; such components are reported and skipped (``unsupported="skip"``) or refused.
+
+Energy calibration: ``Calib M = <measured> A = <assigned> [Regions] [Comps] BE ADD`` lines add
+``A − M`` to the binding energies (:func:`casa_calibration`, :func:`apply_casa_calibration`, which
+records the shift like a charge reference). Stored region limits and component positions are in
+the calibrated frame unless the line carries the ``Regions``/``Comps`` flags; this reading follows
+the open CasaXPS readers (pynxtools-xps parses the same lines) and is checked here for
+self-consistency (calibrated data + calibrated model = raw data + raw model, shifted), not against
+a CasaXPS file holding both a fit and a calibration (the corpus has none). Calibrations on a
+measured *range* (CasaXPS locates the peak itself) are refused.
+
+From a read file: :func:`model_from_vamas` (the block comments kept by the VAMAS reader in
+``comments``); on the command line ``specfit fit FILE.vms --model casa`` (``casa:skip`` leaves out
+unsupported components) applies the calibration and re-fits.
 """
 
 from __future__ import annotations
@@ -40,6 +53,9 @@ __all__ = [
     "model_from_casa",
     "model_from_vamas",
     "parse_casa_lines",
+    "CasaCalibration",
+    "apply_casa_calibration",
+    "casa_calibration",
 ]
 
 _STR = re.compile(r"\(\*(.*?)\*\)")
@@ -299,7 +315,111 @@ def _casa_leaves(data: Any) -> list[tuple[str, Any]]:
             or "CASA comp" in str(ds.attrs.get("comments", ""))]  # fmt: skip
 
 
-def model_from_vamas(data: Any, *, region: str | None = None, unsupported: str = "error") -> Model:
+_CALIB = re.compile(r"^\s*Calib\s+M\s*=\s*(\S+)\s+A\s*=\s*(\S+)(.*)$")
+
+
+@dataclass(frozen=True)
+class CasaCalibration:
+    """The energy calibration CasaXPS recorded in a block (``Calib M = 285.12 A = 284.8 BE ADD`` lines).
+
+    ``shift`` (eV) is what CasaXPS added to the binding energies: the sum of ``A − M`` over the
+    block's lines. Region limits and component positions are stored as kinetic energies in the
+    calibrated frame, except for lines carrying the ``Regions`` / ``Comps`` flags (CasaXPS then
+    moved the regions / components with the spectrum, so they stay in the raw frame):
+    ``region_shift`` / ``comp_shift`` are the parts of ``shift`` the stored limits / positions
+    already include.
+    """
+
+    shift: float
+    region_shift: float
+    comp_shift: float
+    lines: tuple[str, ...]
+
+
+def casa_calibration(lines: list[str]) -> CasaCalibration | None:
+    """The calibration of a block's comment lines, or ``None`` when it has no ``Calib`` line.
+
+    Raises
+    ------
+    ModelError
+        For a calibration on a range of measured energies (``M = 282.4,283.5``: CasaXPS locates a
+        peak in the range itself, which is not reproduced) or a non-additive (``KE``/scaling) one.
+    """
+    total = region = comp = 0.0
+    found: list[str] = []
+    for raw in lines:
+        match = _CALIB.match(str(raw))
+        if not match:
+            continue
+        line = str(raw).strip()
+        measured, assigned, rest = match.groups()
+        flags = {w.upper() for w in rest.split()}
+        try:
+            delta = float(assigned) - float(measured)
+        except ValueError as exc:
+            raise ModelError(
+                f"CasaXPS calibration {line!r}: a measured range (peak located by CasaXPS) is not reproduced; "
+                "charge-reference the data with specfit.xps.charge_reference instead"
+            ) from exc
+        if "BE" not in flags or ("ADD" not in flags and flags & {"MUL", "SCALE"}):
+            raise ModelError(f"CasaXPS calibration {line!r}: only additive binding-energy calibrations are supported")
+        total += delta
+        region += 0.0 if "REGIONS" in flags else delta
+        comp += 0.0 if "COMPS" in flags else delta
+        found.append(line)
+    if not found:
+        return None
+    return CasaCalibration(total, region, comp, tuple(found))
+
+
+def apply_casa_calibration(data: Any, *, region: str | None = None) -> Any:
+    """``data`` with every block that carries a CasaXPS ``Calib`` line shifted by its calibration
+    (binding energy + shift; recorded like a charge reference: ``charge_shift_ev`` and
+    ``charge_reference`` with method ``"casaxps"``). Blocks without one are unchanged."""
+    import json
+
+    import xarray as xr
+
+    from .referencing import _shift_dataset
+
+    def shifted(ds: xr.Dataset) -> xr.Dataset:
+        cal = casa_calibration(str(ds.attrs.get("comments", "")).splitlines())
+        if cal is None or cal.shift == 0.0:
+            return ds
+        record = {"method": "casaxps", "delta_ev": cal.shift, "calib": list(cal.lines)}
+        return _shift_dataset(ds, cal.shift, json.loads(json.dumps(record)))
+
+    if isinstance(data, xr.Dataset):
+        return shifted(data)
+    if not isinstance(data, xr.DataTree):
+        raise ModelError(f"expected a DataTree or Dataset read from a VAMAS file, got {type(data).__name__}")
+    from ..conventions import leaves
+
+    new = data.copy(deep=False)
+    for path, ds in leaves(data):
+        if region is not None and ds.attrs.get("region") != region and path.rsplit("/", 1)[-1] != region:
+            continue
+        node = new[path] if path not in ("", "/") else new
+        node.dataset = shifted(node.to_dataset(inherit=False))
+    return new
+
+
+def _move(model: Model, position_offset: float, range_offset: float) -> Model:
+    """The model with numeric positions (and their bounds) and the range moved by the offsets (eV)."""
+    for comp in model.components:
+        if isinstance(comp.position, int | float):
+            comp.position = float(comp.position) + position_offset
+            for key in ("position_min", "position_max"):
+                if key in comp.bounds:
+                    comp.bounds[key] += position_offset
+    if model.range is not None:
+        model.range = (model.range[0] + range_offset, model.range[1] + range_offset)
+    return model
+
+
+def model_from_vamas(
+    data: Any, *, region: str | None = None, unsupported: str = "error", frame: str = "calibrated"
+) -> Model:
     """The specfit :class:`Model` of the CasaXPS analysis stored in a VAMAS block.
 
     CasaXPS keeps its quantification regions and components in the block comments, which the VAMAS
@@ -318,6 +438,10 @@ def model_from_vamas(data: Any, *, region: str | None = None, unsupported: str =
         ``"error"`` (default) refuses components whose line shape specfit cannot reproduce
         (CasaXPS ``LA``/``LF``: their Gaussian-width code and damping are undocumented) with a
         :class:`ModelError` naming them; ``"skip"`` builds the model without them (with a warning).
+    frame
+        ``"calibrated"`` (default): positions on the binding-energy scale of the spectrum after
+        the block's CasaXPS calibration (:func:`apply_casa_calibration`), as CasaXPS shows them;
+        ``"raw"``: on the file's own scale. The same for blocks without ``Calib`` lines.
 
     Raises
     ------
@@ -346,8 +470,19 @@ def model_from_vamas(data: Any, *, region: str | None = None, unsupported: str =
                 f"block {path or ds.attrs.get('region', '')!r} is on a binding-energy axis but has no "
                 "excitation_energy_ev: cannot convert CasaXPS's kinetic-energy positions"
             )
+    if frame not in ("calibrated", "raw"):
+        raise ModelError(f"frame must be 'calibrated' or 'raw', not {frame!r}")
+    label = ds.attrs.get("region") or path
     try:
-        return model_from_casa(lines, excitation_energy=hv, unsupported=unsupported)
+        model = model_from_casa(lines, excitation_energy=hv, unsupported=unsupported)
+        cal = casa_calibration(lines)
     except ModelError as exc:
-        label = ds.attrs.get("region") or path
         raise ModelError(f"CasaXPS model of block {label!r}: {exc}") from exc
+    if cal is None or hv is None:
+        return model
+    # stored KE positions -> binding energy of the calibrated spectrum (BE_raw + shift): the parts of
+    # the shift the stored values do not include (Regions/Comps flags) are added; for the raw
+    # spectrum, what they do include is taken off
+    if frame == "calibrated":
+        return _move(model, cal.shift - cal.comp_shift, cal.shift - cal.region_shift)
+    return _move(model, -cal.comp_shift, -cal.region_shift)
