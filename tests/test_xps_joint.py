@@ -107,3 +107,50 @@ def test_bad_ties_and_regions():
     with warnings.catch_warnings():
         warnings.simplefilter("error", specfit.FitWarning)
         fit_regions(tree, MODELS)  # no ties: converges without warnings
+
+
+def test_table_from_results_with_transmission():
+    """Transmission-corrected atomic %: with the S 2p spectrum recorded at half the P 2p transmission,
+    the S : P atomic ratio doubles against the uncorrected one."""
+    tree, _, _ = _sample(5)
+    joint = fit_regions(tree, MODELS)
+    plain = quantify.atomic_percent(quantify.table_from_results(joint)).set_index("region")["atomic_percent"]
+    with_t = tree.copy()
+    for region, value in (("S 2p", 0.5), ("P 2p", 1.0)):
+        ds = with_t[region].to_dataset()
+        with_t[region] = xr.DataTree(ds.assign(transmission=ds["intensity"] * 0 + value))
+    table = quantify.table_from_results(joint, data=with_t, sample="A")
+    assert set(table["transmission"]) == {0.5, 1.0} and set(table["sample"]) == {"A"}
+    corrected = quantify.atomic_percent(table).set_index("region")["atomic_percent"]
+    assert corrected["S 2p"] / corrected["P 2p"] == pytest.approx(2 * plain["S 2p"] / plain["P 2p"], rel=1e-9)
+    # single results and dicts work too; the region comes from the data or the key
+    single = quantify.table_from_results({"S 2p": joint.results["S 2p"]})
+    assert set(single["region"]) == {"S 2p"} and set(single["component"]) == {"PS4", "intermediate"}
+    with pytest.raises(specfit.errors.SpecfitError, match="FitResult"):
+        quantify.table_from_results([object()])
+
+
+@pytest.mark.corpus
+def test_transmission_of_a_vamas_file_reaches_the_fit_json(tmp_path, capsys):
+    from conftest import corpus_path
+
+    from specfit.cli import main
+
+    path = corpus_path("xps", "vamas_transmission", "Pt4f.vms")
+    leaf = specfit.read(path)["Pt 4f"].to_dataset()
+    be, trans = leaf["binding_energy"].values, leaf["transmission"].values
+    assert quantify.transmission_at(leaf, [be[10]]) == pytest.approx([trans[10]])
+    assert np.isnan(quantify.transmission_at(leaf, [200.0])[0])  # outside the spectrum: unknown
+    model = tmp_path / "pt.toml"
+    model.write_text(
+        'range = [62.0, 90.0]\n[background]\ntype = "shirley"\n[[components]]\nname = "Pt"\nlevel = "Pt 4f"\n'
+        'shape = "GL(30)"\nposition = 71.0\nposition_min = 69.5\nposition_max = 73.0\nfwhm = 1.0\n'
+        "fwhm_min = 0.3\nfwhm_max = 3.0\n"
+    )
+    assert main(["fit", str(path), "--model", str(model), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    comps = {c["name"]: c for c in out["components"]}
+    expected = np.interp(comps["Pt"]["position"], be[::-1], trans[::-1])
+    assert comps["Pt"]["transmission"] == pytest.approx(expected, rel=1e-9)
+    table = quantify.table_from_records(out)
+    assert table["transmission"].iloc[0] == pytest.approx(expected, rel=1e-9)

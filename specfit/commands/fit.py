@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = result.to_dict()
         if isinstance(result, FitResult):
+            _add_transmission(out, tree, args.region)
             out = {
                 "components": out["components"],
                 "statistics": out["statistics"],
@@ -95,6 +96,18 @@ def _model(args: argparse.Namespace, tree, load_model):
 
         return template_model(args.model, species)
     return load_model(args.model)
+
+
+def _add_transmission(out: dict, tree, region: str | None) -> None:
+    """Each component's analyser transmission at its position, when the spectrum carries one (for
+    transmission-corrected quantification with ``specfit xps quantify``)."""
+    from ..fitting.engine import _pick_dataset
+    from ..xps.quantify import transmission_at
+
+    values = transmission_at(_pick_dataset(tree, region), [c["position"] for c in out["components"]])
+    if values is not None:
+        for comp, value in zip(out["components"], values, strict=True):
+            comp["transmission"] = value
 
 
 def _model_level(model) -> str | None:

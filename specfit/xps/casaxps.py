@@ -23,10 +23,11 @@ publicly documented; such components are reported and skipped (``unsupported="sk
 Energy calibration: ``Calib M = <measured> A = <assigned> [Regions] [Comps] BE ADD`` lines add
 ``A − M`` to the binding energies (:func:`casa_calibration`, :func:`apply_casa_calibration`, which
 records the shift like a charge reference). Stored region limits and component positions are in
-the calibrated frame unless the line carries the ``Regions``/``Comps`` flags; this reading follows
-the open CasaXPS readers (pynxtools-xps parses the same lines) and is checked here for
-self-consistency (calibrated data + calibrated model = raw data + raw model, shifted), not against
-a CasaXPS file holding both a fit and a calibration (the corpus has none). Calibrations on a
+the calibrated frame unless the line carries the ``Regions``/``Comps`` flags. This frame rule is
+how open-source CasaXPS readers describe it (pynxtools-xps parses the same lines); CasaXPS's own
+documentation of it was not available to us. It is checked for self-consistency (calibrated data
++ calibrated model = raw data + raw model, shifted), not against a CasaXPS file holding both a fit
+and a calibration (the corpus has none). Calibrations on a
 measured *range* (CasaXPS locates the peak itself) are refused.
 
 From a read file: :func:`model_from_vamas` (the block comments kept by the VAMAS reader in

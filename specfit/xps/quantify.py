@@ -57,6 +57,8 @@ __all__ = [
     "read_table",
     "species_fractions",
     "table_from_records",
+    "table_from_results",
+    "transmission_at",
 ]
 
 #: Photon energies (eV) of the usual laboratory sources.
@@ -221,6 +223,80 @@ def _whole_components(lines: Any) -> list[Any]:
         row["area_error"] = line.get("component_area_error")
         out.append(row)
     return out
+
+
+def transmission_at(dataset: Any, energies: Sequence[float]) -> list[float] | None:
+    """The analyser transmission of a spectrum at the given energies (on its spectral axis), linearly
+    interpolated from its ``transmission`` variable; ``None`` when the spectrum has none.
+
+    Files that carry a transmission function (VAMAS "transmission" corresponding variable, SPECS,
+    ...) put it there; quantification divides each area by it (:func:`atomic_percent`).
+    """
+    import xarray as xr
+
+    if not isinstance(dataset, xr.Dataset) or "transmission" not in dataset:
+        return None
+    from ..conventions import spectral_axis
+
+    trans = dataset["transmission"]
+    axis = spectral_axis(dataset["intensity"]) if "intensity" in dataset else trans.dims[-1]
+    others = [d for d in trans.dims if d != axis]
+    if others:  # one transmission per energy for a stack: its first spectrum (it is the analyser's)
+        trans = trans.isel({d: 0 for d in others})
+    x = np.asarray(trans[axis].values, float)
+    y = np.asarray(trans.values, float)
+    order = np.argsort(x)
+    values = np.interp(np.asarray(energies, float), x[order], y[order], left=np.nan, right=np.nan)
+    return [float(v) for v in values]
+
+
+def table_from_results(results: Any, *, data: Any = None, sample: Any = None) -> pd.DataFrame:
+    """A quantification table (one row per component, total area of doublets) from fit results.
+
+    Parameters
+    ----------
+    results
+        A :class:`~specfit.results.FitResult`, a list or dict (region -> result) of them, or a
+        :class:`~specfit.xps.joint.JointFitResult`. The region of each result comes from its
+        attributes (the data's ``region``), the dict key, or the model's core level.
+    data
+        The tree the results were fitted from: when a region's spectrum holds a ``transmission``
+        variable, each component gets the transmission at its position (transmission-corrected
+        quantification).
+    sample
+        Sample name written into the table (default: the results' ``sample`` attribute, if any).
+    """
+    from ..results import FitResult
+
+    if hasattr(results, "results") and isinstance(results.results, Mapping):
+        results = results.results
+    if isinstance(results, FitResult):
+        results = [results]
+    items = list(results.items()) if isinstance(results, Mapping) else [(None, r) for r in results]
+    records = []
+    for key, result in items:
+        if not isinstance(result, FitResult):
+            raise SpecfitError(f"expected FitResult objects, got {type(result).__name__}")
+        rec = result.to_dict()
+        levels = {getattr(c, "level", None) for c in result.model.components} - {None}
+        region = rec["attrs"].get("region") or key or (levels.pop() if len(levels) == 1 else None)
+        rec["attrs"]["region"] = region
+        if sample is not None:
+            rec["attrs"]["sample"] = sample
+        if data is not None and region is not None:
+            from ..fitting.engine import _pick_dataset
+
+            try:
+                leaf = _pick_dataset(data, region)
+            except SpecfitError:
+                leaf = None
+            positions = [c["position"] for c in rec["components"]]
+            values = transmission_at(leaf, positions) if leaf is not None else None
+            if values is not None:
+                for comp, t in zip(rec["components"], values, strict=True):
+                    comp["transmission"] = t
+        records.append(rec)
+    return table_from_records(records, "fit results")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
