@@ -154,3 +154,31 @@ def test_transmission_of_a_vamas_file_reaches_the_fit_json(tmp_path, capsys):
     assert comps["Pt"]["transmission"] == pytest.approx(expected, rel=1e-9)
     table = quantify.table_from_records(out)
     assert table["transmission"].iloc[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_joint_cli_feeds_quantify(tmp_path, capsys):
+    from specfit.cli import main
+
+    tree, s_total, p_total = _sample(6)
+    source = tmp_path / "sample.h5"
+    specfit.save(tree, source)
+    argv = ["xps", "joint", str(source), "--model", "S 2p=s2p-sulfide[PS4,intermediate]",
+            "--model", "P 2p=p2p-sulfide[PS4,PSP]", "--stoichiometry", "S 2p/PS4 : P 2p/PS4 = 4"]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["ties"]) == ["P2p_PS4_area"] and out["statistics"]["success"]
+    areas = {(r["attrs"]["region"], c["name"]): c["component_area"] for r in out["results"] for c in r["components"]}
+    assert areas[("S 2p", "PS4")] == pytest.approx(s_total, rel=0.01)
+    assert areas[("P 2p", "PS4")] == pytest.approx(p_total, rel=0.01)
+    result = tmp_path / "joint.json"
+    result.write_text(json.dumps(out))
+    assert main(["xps", "quantify", str(result), "--ratio", "intermediate:PS4", "--json"]) == 0
+    q = json.loads(capsys.readouterr().out)
+    atomic = {r["region"]: r["atomic_percent"] for r in q["atomic_percent"]}
+    assert sum(atomic.values()) == pytest.approx(100.0)
+    assert q["ratios"][0]["value"] == pytest.approx(1.56, rel=0.03)
+    assert main(argv) == 0 and "tie P2p_PS4_area" in capsys.readouterr().out
+    assert main(["xps", "joint", str(source), "--model", "S 2p"]) == 1
+    assert "REGION=MODEL" in capsys.readouterr().err
+    assert main([*argv[:5], "--stoichiometry", "S 2p PS4 = 4"]) == 1
+    assert "REGION/COMPONENT" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 - ``specfit xps reference PATH [--reference "C 1s"] [--position 284.8] [--measured E] --out OUT.h5``
 - ``specfit xps quantify RESULTS... [--by region|component] [--energy-correction tpp2m|N] [--ratio A:B] [--json]``
 - ``specfit xps depth PATH --model NAME [--species A,B] [--rate NM_PER_S] [--json] [--plot FIG.png]``
+- ``specfit xps joint PATH --model "S 2p=s2p-sulfide[PS4,intermediate]" --model ... [--stoichiometry
+  "S 2p/PS4 : P 2p/PS4 = 4"] [--tie "P = EXPR"] [--json]``
 - ``specfit xps templates [--show NAME] [--write [DIR]] [--json]``
 - ``specfit xps species [LEVEL] [--json]``
 - ``specfit xps factors [LEVEL...] [--library scofield] [--source "Al Ka"] [--json]``
@@ -254,6 +256,70 @@ def _run_depth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _joint_model_spec(text: str):
+    """``REGION=MODEL`` or ``REGION=MODEL[SPECIES,...]`` -> (region, model)."""
+    import re
+
+    from ..xps.templates import template_model
+
+    match = re.fullmatch(r"\s*([^=]+?)\s*=\s*([^\[\]]+?)\s*(?:\[([^\]]*)\])?\s*", text)
+    if not match:
+        raise SpecfitError(f"--model wants REGION=MODEL or REGION=MODEL[SPECIES,...], got {text!r}")
+    region, model, species = match.groups()
+    names = [s.strip() for s in species.split(",") if s.strip()] if species else None
+    return region, template_model(model, names)
+
+
+def _stoichiometry_spec(text: str, library: str, source: str):
+    """``"S 2p/PS4 : P 2p/PS4 = 4"`` -> Stoichiometry."""
+    import re
+
+    from ..xps.joint import Stoichiometry
+
+    match = re.fullmatch(r"\s*([^/:=]+)/([^:=]+?)\s*:\s*([^/:=]+)/([^:=]+?)\s*=\s*([0-9.eE+\-]+)\s*", text)
+    if not match:
+        raise SpecfitError(f"--stoichiometry wants 'REGION/COMPONENT : REGION/COMPONENT = RATIO', got {text!r}")
+    r1, c1, r2, c2, value = match.groups()
+    return Stoichiometry((r1.strip(), c1.strip()), (r2.strip(), c2.strip()), float(value), library, source)
+
+
+def _run_joint(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..fitting import FitWarning
+    from ..xps.joint import fit_regions
+
+    if not Path(args.path).is_file():
+        raise SpecfitError(f"{args.path}: no such file")
+    tree = _read_any(args.path)
+    models = dict(_joint_model_spec(text) for text in args.model)
+    stoichiometry = [_stoichiometry_spec(text, args.library, args.source) for text in args.stoichiometry or []]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitWarning)
+        joint = fit_regions(tree, models, ties=args.tie or None, stoichiometry=stoichiometry)
+    notes = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    if args.json:
+        print_json({**joint.to_dict(), "warnings": notes})
+        return 0
+    s = joint.statistics
+    print(
+        f"{args.path}: joint fit of {', '.join(models)}: chisqr {s['chisqr']:.6g}, reduced {s['redchi']:.4g}, "
+        f"{s['nfree']} free parameters, success {s['success']}"
+    )
+    for target, expr in joint.ties.items():
+        print(f"  tie {target} = {expr}")
+    for region, result in joint.results.items():
+        print(f"  {region}:")
+        for _, row in result.table().iterrows():
+            print(
+                f"    {row['name']:<20} pos {row['position']:10.3f} ± {row['position_error']:.3f}  "
+                f"area {row['area']:12.5g} ± {row['area_error']:.3g}"
+            )
+    for note in notes:
+        print(f"warning: {note}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "xps_func", None):
         args.xps_parser.print_help()
@@ -306,6 +372,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--plot", type=Path, metavar="FIG.png", help="save the fractions against depth")
     d.add_argument("--json", action="store_true")
     d.set_defaults(xps_func=_run_depth)
+
+    j = sub.add_parser("joint", help="fit several regions of one sample as one problem, with ties across regions")
+    j.add_argument("path", metavar="PATH", help="instrument file or specfit .h5 holding the regions")
+    j.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="REGION=MODEL[SPECIES,...]",
+        help="a region and its model, e.g. 'S 2p=s2p-sulfide[PS4,intermediate]' (repeat per region)",
+    )
+    j.add_argument(
+        "--stoichiometry",
+        action="append",
+        metavar="R/C : R/C = N",
+        help="atomic ratio of two components through sensitivity factors, e.g. 'S 2p/PS4 : P 2p/PS4 = 4'",
+    )
+    j.add_argument(
+        "--tie", action="append", metavar="P = EXPR", help="any tie, e.g. 'P2p.PS4.area = 0.2 * S2p.PS4.area'"
+    )
+    j.add_argument("--library", default="scofield", help="sensitivity-factor set for --stoichiometry")
+    j.add_argument("--source", default="Al Ka", help="X-ray source for the sensitivity factors")
+    j.add_argument("--json", action="store_true", help="print the results (feeds `specfit xps quantify`)")
+    j.set_defaults(xps_func=_run_joint)
 
     t = sub.add_parser("templates", help="list the XPS fit-model templates")
     t.add_argument("--show", metavar="NAME", help="print one template")
