@@ -188,6 +188,9 @@ def make_template(
     ]
     if recipe.get("description") and level in template_recipes():
         lines.append(f"# {recipe['description']}")
+    if recipe.get("note") and level in template_recipes():
+        parts = [part for part in str(recipe["note"]).splitlines() if part.strip()]
+        lines += [f"# {'Note: ' if i == 0 else '  '}{part}" for i, part in enumerate(parts)]
     lines += [
         "",
         f"range = [{_num(low)}, {_num(high)}]",
