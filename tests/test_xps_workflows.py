@@ -236,3 +236,20 @@ def test_casaxps_calibration_moves_data_and_model_consistently():
         np.testing.assert_allclose(a["area"], b["area"], rtol=1e-4)
         np.testing.assert_allclose(a["position"] - b["position"], 0.5, atol=1e-3)
     assert fit_cal.attrs["charge_shift_ev"] == pytest.approx(0.5)
+
+
+@pytest.mark.corpus
+def test_casaxps_model_of_a_stack_uses_the_first_level():
+    from conftest import corpus_path
+
+    from specfit.xps.casaxps import model_from_vamas
+
+    leaf = specfit.read(corpus_path("xps", "casaxps_analysis", "FeO_analyzed.vms"))["Fe 2p"].to_dataset()
+    first = leaf.attrs["comments"]
+    second = "Calib M = 1.0 A = 2.0 BE ADD\n" + first.replace("770.61", "771.61")
+    stack = xr.concat([leaf, leaf], dim="etch_level").assign_attrs(comments=first + "\n\n" + second)
+    with pytest.warns(UserWarning) as record:
+        model = model_from_vamas(stack, unsupported="skip")
+    assert any("2 CasaXPS analyses" in str(w.message) for w in record)
+    hv = leaf.attrs["excitation_energy_ev"]
+    assert model.make_params()["Fe_2p__2_position"].value == pytest.approx(hv - 770.61)  # level 1, no Calib

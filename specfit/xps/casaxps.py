@@ -463,6 +463,18 @@ def model_from_vamas(
         raise ModelError(f"{len(found)} blocks hold a CasaXPS analysis {names}; say which with region=")
     path, ds = found[0]
     lines = str(ds.attrs["comments"]).splitlines()
+    blocks = casa_blocks_from_text(str(ds.attrs["comments"]))
+    if len(blocks) > 1:
+        # a stack (depth profile) read from several VAMAS blocks keeps every level's comments: each
+        # level has its own CasaXPS analysis; the first level's serves as the model for all of them
+        warnings.warn(
+            f"block {ds.attrs.get('region') or path!r} holds {len(blocks)} CasaXPS analyses (one per level of "
+            "the stack): the first level's is used as the model",
+            stacklevel=2,
+        )
+        stripped = [line.strip() for line in lines]
+        first = stripped.index(blocks[0][0])
+        lines = [line for line in stripped[:first] if _CALIB.match(line)] + blocks[0]  # with its own Calib
     hv = None
     if INTENSITY in ds and "binding_energy" in ds[INTENSITY].dims:
         hv = ds.attrs.get("excitation_energy_ev")
