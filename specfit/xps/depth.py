@@ -129,6 +129,9 @@ def depth_profile(
         "model": model.to_toml(),
         "solver": str(ds.attrs.get("solver", "")),
     }
+    for key in ("charge_shift_ev", "charge_reference"):  # the referencing the fitted data carried
+        if key in attrs:
+            out.attrs[key] = attrs[key]
     return out
 
 
