@@ -185,9 +185,9 @@ def test_joint_cli_feeds_quantify(tmp_path, capsys):
 
 
 def test_regions_given_as_a_mapping_of_datasets():
-    tree, s_total, _ = _sample(7)
+    tree, _, _ = _sample(7)
     data = {"S 2p": tree["S 2p"].to_dataset(), "P 2p": tree["P 2p"].to_dataset()}
-    joint = fit_regions(data, {"S 2p": "s2p-sulfide", "P 2p": MODELS["P 2p"]} | {"S 2p": MODELS["S 2p"]})
+    joint = fit_regions(data, MODELS)
     by_tree = fit_regions(tree, MODELS)
     np.testing.assert_allclose(joint.results["S 2p"].table()["area"], by_tree.results["S 2p"].table()["area"])
     with pytest.raises(specfit.errors.FitError, match="no data for region"):
