@@ -52,12 +52,21 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         save(result, args.out, overwrite=args.overwrite)
     if args.plot:
-        if not isinstance(result, FitResult):
-            raise SpecfitError("--plot draws one spectrum; this data is a stack (use --json / --out)")
         import matplotlib
 
         matplotlib.use("Agg")
-        fig = result.plot()
+        if isinstance(result, FitResult):
+            fig = result.plot()
+        else:
+            # a map or a series: area-fraction images (or curves) per species, with colour bars
+            from ..raman.bandfit import plot_species_maps, species_maps
+
+            maps = species_maps(result)
+            if len(maps["success"].dims) > 2:
+                raise SpecfitError(
+                    f"--plot draws maps of up to 2 dimensions; this stack is over {maps['success'].dims}"
+                )
+            fig = plot_species_maps(maps)
         fig.savefig(args.plot, dpi=150, bbox_inches="tight")
     if isinstance(result, FitResult) and not result.attrs.get("region"):
         level = _model_level(model)
