@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    /work/venv/bin/python benchmarks/bench_batch.py             # map of 10,000 spectra + depth profile
-    /work/venv/bin/python benchmarks/bench_batch.py --quick     # 1,000-spectrum map, for a fast check
-    /work/venv/bin/python benchmarks/bench_batch.py --malloc-tuning   # see below
+    python benchmarks/bench_batch.py             # map of 10,000 spectra + depth profile
+    python benchmarks/bench_batch.py --quick     # 1,000-spectrum map, for a fast check
+    python benchmarks/bench_batch.py --malloc-tuning   # see below
 
 Problem (synthetic XPS S 2p-like data with known truth, 600 points on 158-172 eV):
 three spin-orbit doublets = 6 Gaussian-Lorentzian (sum form, area-normalised pseudo-Voigt) lines.

@@ -194,8 +194,16 @@ class FitResult:
         attrs["success"] = int(bool(attrs["success"]))
         return xr.Dataset(dv, coords=coords, attrs=attrs)
 
+    #: attributes left out of :meth:`to_dict` (bulky verbatim file content; kept in ``attrs``/saved files)
+    _BULKY_ATTRS = ("original_metadata", "comments", "file_comments")
+
+    def summary_attrs(self) -> dict[str, Any]:
+        """The data's attributes without the bulky verbatim ones (``original_metadata``, comments)."""
+        return {k: v for k, v in self.attrs.items() if k not in self._BULKY_ATTRS}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``{"components": [...], "statistics": {...}, "parameters": {...}}``."""
+        """JSON-ready: ``{"components": [...], "statistics": {...}, "parameters": {...}, "attrs": {...}}``
+        (``attrs``: the data's scalar attributes -- region, sample, charge shift -- as fitted)."""
         comps = self.components.replace({np.nan: None}).to_dict(orient="records")
         params = {
             n: {"value": p.value, "stderr": p.stderr, "min": p.min, "max": p.max, "vary": p.vary, "expr": p.expr}
@@ -204,7 +212,7 @@ class FitResult:
         stats = dict(self.statistics)
         stats["success"] = bool(stats["success"])
         stats["at_bound"] = list(stats["at_bound"])
-        out = {"components": comps, "statistics": stats, "parameters": params}
+        out = {"components": comps, "statistics": stats, "parameters": params, "attrs": self.summary_attrs()}
         if self.monte_carlo:
             out["monte_carlo"] = self.monte_carlo
         return _plain(out)

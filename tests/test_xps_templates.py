@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from specfit.errors import ModelError
-from specfit.xps import UnknownEntryError, make_template, species_info, template, template_names
+from specfit.model.components import core_level
+from specfit.xps import UnknownEntryError, make_template, species, species_info, template, template_names
 from specfit.xps.templates import template_path, write_templates
 
 if sys.version_info >= (3, 11):
@@ -78,8 +79,10 @@ def test_make_template_errors():
     # singlet level without a recipe: range from the windows
     model = tomllib.loads(make_template("Na 1s"))
     assert model["range"][0] < 1071.0 < model["range"][1]
-    with pytest.raises(ModelError, match="fit_range"):
-        make_template("Sn 3d")
+    # doublet level without a recipe: the window reaches the upper-j line (splitting from core_levels.toml)
+    sn = tomllib.loads(make_template("Sn 3d"))
+    sn_max = max(s.be_max for s in species("Sn 3d"))
+    assert sn["range"][1] == pytest.approx(sn_max + core_level("Sn 3d")["splitting"] + 4.0)
     assert tomllib.loads(make_template("Sn 3d", fit_range=(480, 500)))["range"] == [480.0, 500.0]
 
 

@@ -1,4 +1,5 @@
-"""``specfit fit PATH --model MODEL [--region NAME] [--range LO HI] [--json] [--out RESULT.h5] [--plot FIG.png]``."""
+"""``specfit fit PATH --model MODEL [--species A,B] [--region NAME] [--range LO HI] [--json] [--out RESULT.h5]
+[--plot FIG.png]``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"chunks": _parse_chunks(args.chunks)} if args.chunks else {}
     tree = read(args.path, technique=args.technique, format=args.format, **options)
-    model = load_model(args.model)
+    with warnings.catch_warnings(record=True) as model_notes:  # e.g. CasaXPS components left out
+        warnings.simplefilter("always", UserWarning)
+        model = _model(args, tree, load_model)
+    if args.model in ("casa", "casa:skip"):
+        from ..xps.casaxps import apply_casa_calibration
+
+        tree = apply_casa_calibration(tree, region=args.region)  # CasaXPS's energy calibration, recorded
     client = None
     if args.scheduler or args.workers:
         from ..parallel import get_client
@@ -40,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
-    notes = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    notes = [str(w.message) for w in model_notes if issubclass(w.category, UserWarning)]
+    notes += [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
     if args.out:
         save(result, args.out, overwrite=args.overwrite)
     if args.plot:
@@ -60,19 +68,61 @@ def run(args: argparse.Namespace) -> int:
                 )
             fig = plot_species_maps(maps)
         fig.savefig(args.plot, dpi=150, bbox_inches="tight")
+    if isinstance(result, FitResult) and not result.attrs.get("region"):
+        level = _model_level(model)
+        if level:  # data without a region label (plain text files): the model's core level names it
+            result.attrs["region"] = level
     if args.json:
         out = result.to_dict()
         if isinstance(result, FitResult):
+            _add_transmission(out, tree, args.region)
             out = {
                 "components": out["components"],
                 "statistics": out["statistics"],
                 "parameters": out["parameters"],
+                "attrs": out["attrs"],
                 "warnings": notes,
             }
         print_json(out)
     else:
         _print_text(result, args.path, notes)
     return 0
+
+
+def _model(args: argparse.Namespace, tree, load_model):
+    """The model named by ``--model``: ``casa`` / ``casa:skip`` (the CasaXPS analysis stored in the
+    file), a template or model file, optionally cut to ``--species``."""
+    species = [s.strip() for s in args.species.split(",")] if args.species else None
+    if args.model in ("casa", "casa:skip"):
+        if species is not None:
+            raise SpecfitError("--species does not apply to --model casa")
+        from ..xps.casaxps import model_from_vamas
+
+        unsupported = "skip" if args.model == "casa:skip" else "error"
+        return model_from_vamas(tree, region=args.region, unsupported=unsupported)  # calibrated frame
+    if species is not None:
+        from ..xps.templates import template_model
+
+        return template_model(args.model, species)
+    return load_model(args.model)
+
+
+def _add_transmission(out: dict, tree, region: str | None) -> None:
+    """Each component's analyser transmission at its position, when the spectrum carries one (for
+    transmission-corrected quantification with ``specfit xps quantify``)."""
+    from ..fitting.engine import _pick_dataset
+    from ..xps.quantify import transmission_at
+
+    values = transmission_at(_pick_dataset(tree, region), [c["position"] for c in out["components"]])
+    if values is not None:
+        for comp, value in zip(out["components"], values, strict=True):
+            comp["transmission"] = value
+
+
+def _model_level(model) -> str | None:
+    """The one core level all components of ``model`` belong to, else ``None``."""
+    found = {getattr(c, "level", None) for c in model.components}
+    return found.pop() if len(found) == 1 and None not in found else None
 
 
 def _parse_chunks(text: str) -> str | dict[str, int]:
@@ -111,7 +161,13 @@ def _print_text(result, path, notes) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fit", help="fit a peak model (model file or template) to a spectrum or a stack")
     p.add_argument("path", metavar="PATH")
-    p.add_argument("--model", required=True, help="model file (.toml) or template name")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model file (.toml), template name, or 'casa' for the CasaXPS analysis stored in a VAMAS file "
+        "('casa:skip' leaves out components whose line shape specfit cannot reproduce)",
+    )
+    p.add_argument("--species", help="comma-separated subset of the template's species, e.g. PS4,intermediate")
     p.add_argument("--region", help="which spectrum of the file (region attribute or node name)")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit window on the spectral axis")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -2,6 +2,9 @@
 
 - ``specfit xps reference PATH [--reference "C 1s"] [--position 284.8] [--measured E] --out OUT.h5``
 - ``specfit xps quantify RESULTS... [--by region|component] [--energy-correction tpp2m|N] [--ratio A:B] [--json]``
+- ``specfit xps depth PATH --model NAME [--species A,B] [--rate NM_PER_S] [--json] [--plot FIG.png]``
+- ``specfit xps joint PATH --model "S 2p=s2p-sulfide[PS4,intermediate]" --model ... [--stoichiometry
+  "S 2p/PS4 : P 2p/PS4 = 4"] [--tie "P = EXPR"] [--json]``
 - ``specfit xps templates [--show NAME] [--write [DIR]] [--json]``
 - ``specfit xps species [LEVEL] [--json]``
 - ``specfit xps factors [LEVEL...] [--library scofield] [--source "Al Ka"] [--json]``
@@ -77,12 +80,20 @@ def _energy_correction(text: str | None):
 def _run_quantify(args: argparse.Namespace) -> int:
     from ..xps import quantify as q
 
-    tables = []
-    for path in args.results:
-        table = q.read_table(path)
-        if "sample" not in table.columns and len(args.results) > 1:
-            table["sample"] = Path(path).stem
-        tables.append(table)
+    tables = [q.read_table(path) for path in args.results]
+    if args.sample is not None:
+        for table in tables:
+            table["sample"] = args.sample
+    elif len(tables) > 1 and not all("sample" in t.columns for t in tables):
+        # files without a sample name: one different region per file (the fit results of one
+        # sample, as `specfit fit --json` writes them) make one sample; otherwise each file is a
+        # sample named after the file
+        regions = [set(t["region"]) for t in tables]
+        one_sample = all(len(r) == 1 for r in regions) and len(set().union(*regions)) == len(regions)
+        named = any("sample" in t.columns for t in tables)
+        for path, table in zip(args.results, tables, strict=True):
+            if "sample" not in table.columns and (named or not one_sample):
+                table["sample"] = "sample" if one_sample else Path(path).stem
     table = pd.concat(tables, ignore_index=True)
     options = {
         "library": args.library,
@@ -194,6 +205,121 @@ def _run_factors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_depth(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..fitting import FitWarning
+    from ..xps.depth import depth_profile, plot_depth_profile, profile_records
+    from ..xps.templates import template_model
+
+    if not Path(args.path).is_file():
+        raise SpecfitError(f"{args.path}: no such file")
+    tree = _read_any(args.path)
+    species = [s.strip() for s in args.species.split(",")] if args.species else None
+    model = template_model(args.model, species, shape=args.shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitWarning)
+        profile = depth_profile(tree, model, rate_nm_per_s=args.rate, region=args.region, solver=args.solver)
+    notes = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fig = plot_depth_profile(profile)
+        fig.savefig(args.plot, dpi=150, bbox_inches="tight")
+    records = profile_records(profile)
+    if args.json:
+        print_json(
+            {
+                "file": args.path,
+                "region": profile.attrs["region"],
+                "rate_nm_per_s": args.rate,
+                "levels": records,
+                "warnings": notes,
+            }
+        )
+        return 0
+    comps = [str(c) for c in profile["component"].values]
+    head = "  ".join(f"{c:>16}" for c in comps)
+    print(f"{args.path}: {profile.attrs['region']} fractions (%) per etch level")
+    print(f"{'time (s)':>9} {'depth (nm)':>10}  {head}")
+    for rec in records:
+        depth = f"{rec['depth']:10.2f}" if "depth" in rec else f"{'':>10}"
+        time = f"{rec['etch_time']:9.1f}" if "etch_time" in rec else f"{'':>9}"
+        cells = "  ".join(
+            f"{100 * rec['components'][c]['fraction']:8.2f} ± {100 * rec['components'][c]['fraction_error']:5.2f}"
+            for c in comps
+        )
+        print(f"{time} {depth}  {cells}")
+    for note in notes:
+        print(f"warning: {note}")
+    return 0
+
+
+def _joint_model_spec(text: str):
+    """``REGION=MODEL`` or ``REGION=MODEL[SPECIES,...]`` -> (region, model)."""
+    import re
+
+    from ..xps.templates import template_model
+
+    match = re.fullmatch(r"\s*([^=]+?)\s*=\s*([^\[\]]+?)\s*(?:\[([^\]]*)\])?\s*", text)
+    if not match:
+        raise SpecfitError(f"--model wants REGION=MODEL or REGION=MODEL[SPECIES,...], got {text!r}")
+    region, model, species = match.groups()
+    names = [s.strip() for s in species.split(",") if s.strip()] if species else None
+    return region, template_model(model, names)
+
+
+def _stoichiometry_spec(text: str, library: str, source: str):
+    """``"S 2p/PS4 : P 2p/PS4 = 4"`` -> Stoichiometry."""
+    import re
+
+    from ..xps.joint import Stoichiometry
+
+    match = re.fullmatch(r"\s*([^/:=]+)/([^:=]+?)\s*:\s*([^/:=]+)/([^:=]+?)\s*=\s*([0-9.eE+\-]+)\s*", text)
+    if not match:
+        raise SpecfitError(f"--stoichiometry wants 'REGION/COMPONENT : REGION/COMPONENT = RATIO', got {text!r}")
+    r1, c1, r2, c2, value = match.groups()
+    return Stoichiometry((r1.strip(), c1.strip()), (r2.strip(), c2.strip()), float(value), library, source)
+
+
+def _run_joint(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..fitting import FitWarning
+    from ..xps.joint import fit_regions
+
+    if not Path(args.path).is_file():
+        raise SpecfitError(f"{args.path}: no such file")
+    tree = _read_any(args.path)
+    models = dict(_joint_model_spec(text) for text in args.model)
+    stoichiometry = [_stoichiometry_spec(text, args.library, args.source) for text in args.stoichiometry or []]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitWarning)
+        joint = fit_regions(tree, models, ties=args.tie or None, stoichiometry=stoichiometry)
+    notes = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+    if args.json:
+        print_json({**joint.to_dict(), "warnings": notes})
+        return 0
+    s = joint.statistics
+    print(
+        f"{args.path}: joint fit of {', '.join(models)}: chisqr {s['chisqr']:.6g}, reduced {s['redchi']:.4g}, "
+        f"{s['nfree']} free parameters, success {s['success']}"
+    )
+    for target, expr in joint.ties.items():
+        print(f"  tie {target} = {expr}")
+    for region, result in joint.results.items():
+        print(f"  {region}:")
+        for _, row in result.table().iterrows():
+            print(
+                f"    {row['name']:<20} pos {row['position']:10.3f} ± {row['position_error']:.3f}  "
+                f"area {row['area']:12.5g} ± {row['area_error']:.3g}"
+            )
+    for note in notes:
+        print(f"warning: {note}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "xps_func", None):
         args.xps_parser.print_help()
@@ -221,6 +347,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = sub.add_parser("quantify", help="atomic %% and ratios from tables of component areas (CSV or fit JSON)")
     q.add_argument("results", nargs="+", metavar="RESULTS", help="CSV (region,component,area[,area_error,...]) or JSON")
     q.add_argument("--by", choices=("region", "component"), default="region")
+    q.add_argument(
+        "--sample",
+        help="sample name for every input (default: from the inputs; files of one region each, all different, "
+        "are one sample; otherwise each file is a sample named after it)",
+    )
     q.add_argument("--library", default="scofield", help="sensitivity-factor set (see `specfit xps factors`)")
     q.add_argument("--source", default="Al Ka", help="X-ray source: 'Al Ka' or 'Mg Ka'")
     q.add_argument("--energy-correction", help="'tpp2m', 'none' or an exponent n for KE**n")
@@ -229,6 +360,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--fractions", action="store_true", help="also print component fractions within each region")
     q.add_argument("--json", action="store_true")
     q.set_defaults(xps_func=_run_quantify)
+
+    d = sub.add_parser("depth", help="fit every etch level of a depth profile; species fractions vs time and depth")
+    d.add_argument("path", metavar="PATH", help="instrument file or specfit .h5 holding the etch-level stack")
+    d.add_argument("--model", required=True, help="template name or model file")
+    d.add_argument("--species", help="comma-separated subset of the template's species, e.g. PS4,intermediate")
+    d.add_argument("--shape", help="line shape for every component (default: the model's, GL(30) in templates)")
+    d.add_argument("--rate", type=float, help="sputter rate in nm/s (gives the depth axis)")
+    d.add_argument("--region", help="which spectrum of the file (region attribute or node name)")
+    d.add_argument("--solver", default="auto", choices=("auto", "batch", "lmfit"))
+    d.add_argument("--plot", type=Path, metavar="FIG.png", help="save the fractions against depth")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(xps_func=_run_depth)
+
+    j = sub.add_parser("joint", help="fit several regions of one sample as one problem, with ties across regions")
+    j.add_argument("path", metavar="PATH", help="instrument file or specfit .h5 holding the regions")
+    j.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="REGION=MODEL[SPECIES,...]",
+        help="a region and its model, e.g. 'S 2p=s2p-sulfide[PS4,intermediate]' (repeat per region)",
+    )
+    j.add_argument(
+        "--stoichiometry",
+        action="append",
+        metavar="R/C : R/C = N",
+        help="atomic ratio of two components through sensitivity factors, e.g. 'S 2p/PS4 : P 2p/PS4 = 4'",
+    )
+    j.add_argument(
+        "--tie", action="append", metavar="P = EXPR", help="any tie, e.g. 'P2p.PS4.area = 0.2 * S2p.PS4.area'"
+    )
+    j.add_argument("--library", default="scofield", help="sensitivity-factor set for --stoichiometry")
+    j.add_argument("--source", default="Al Ka", help="X-ray source for the sensitivity factors")
+    j.add_argument("--json", action="store_true", help="print the results (feeds `specfit xps quantify`)")
+    j.set_defaults(xps_func=_run_joint)
 
     t = sub.add_parser("templates", help="list the XPS fit-model templates")
     t.add_argument("--show", metavar="NAME", help="print one template")

@@ -207,6 +207,8 @@ class Peak:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.label, "shape": format_shape(self.shape)}
+        if getattr(self, "level", None):
+            d["level"] = self.level
         for q in PEAK_PARAMS:
             v = getattr(self, q)
             if v is not None:

@@ -180,7 +180,10 @@ def component_from_dict(spec: dict[str, Any]) -> Peak:
     for k in ("splitting", "ratio", "width_ratio"):
         if k in kwargs:
             raise ModelError(f"component {name!r}: {k} needs a doublet level (e.g. level = 'S 2p')")
-    return Peak(name, vary=vary, **kwargs, **spec)
+    peak = Peak(name, vary=vary, **kwargs, **spec)
+    if level is not None:  # a singlet's level (C 1s) labels it (region of results, quantification)
+        peak.level = " ".join(str(level).split())
+    return peak
 
 
 def _read_text(path_or_text: str | Path) -> tuple[str, str]:

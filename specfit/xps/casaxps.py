@@ -19,6 +19,20 @@ summed over the region's channels, anchored at the mean of 3 channels centred on
 for averaging width 2; ``SGL(p)`` components match in shape and area (see the tests for the numbers).
 Not reproduced: CasaXPS's ``LA``/``LF`` Gaussian-width code ``m`` and ``LF``'s damping ``w`` are not
 publicly documented; such components are reported and skipped (``unsupported="skip"``) or refused.
+
+Energy calibration: ``Calib M = <measured> A = <assigned> [Regions] [Comps] BE ADD`` lines add
+``A − M`` to the binding energies (:func:`casa_calibration`, :func:`apply_casa_calibration`, which
+records the shift like a charge reference). Stored region limits and component positions are in
+the calibrated frame unless the line carries the ``Regions``/``Comps`` flags. This frame rule is
+how open-source CasaXPS readers describe it (pynxtools-xps parses the same lines); CasaXPS's own
+documentation of it was not available to us. It is checked for self-consistency (calibrated data
++ calibrated model = raw data + raw model, shifted), not against a CasaXPS file holding both a fit
+and a calibration (the corpus has none). Calibrations on a
+measured *range* (CasaXPS locates the peak itself) are refused.
+
+From a read file: :func:`model_from_vamas` (the block comments kept by the VAMAS reader in
+``comments``); on the command line ``specfit fit FILE.vms --model casa`` (``casa:skip`` leaves out
+unsupported components) applies the calibration and re-fits.
 """
 
 from __future__ import annotations
@@ -33,7 +47,17 @@ from ..errors import ModelError
 from ..lineshapes import parse_shape
 from ..model import Model, Peak
 
-__all__ = ["CasaComponent", "CasaRegion", "casa_blocks_from_text", "model_from_casa", "parse_casa_lines"]
+__all__ = [
+    "CasaComponent",
+    "CasaRegion",
+    "casa_blocks_from_text",
+    "model_from_casa",
+    "model_from_vamas",
+    "parse_casa_lines",
+    "CasaCalibration",
+    "apply_casa_calibration",
+    "casa_calibration",
+]
 
 _STR = re.compile(r"\(\*(.*?)\*\)")
 
@@ -275,3 +299,203 @@ def _casa_shape(text: str):
             "documented, so specfit cannot reproduce this shape exactly"
         )
     return parse_shape(t)
+
+
+def _casa_leaves(data: Any) -> list[tuple[str, Any]]:
+    import xarray as xr
+
+    from ..conventions import leaves
+
+    if isinstance(data, xr.DataTree):
+        found = list(leaves(data))
+    elif isinstance(data, xr.Dataset):
+        found = [("", data)]
+    else:
+        raise ModelError(f"expected a DataTree or Dataset read from a VAMAS file, got {type(data).__name__}")
+    return [(p, ds) for p, ds in found if "CASA region" in str(ds.attrs.get("comments", ""))
+            or "CASA comp" in str(ds.attrs.get("comments", ""))]  # fmt: skip
+
+
+_CALIB = re.compile(r"^\s*Calib\s+M\s*=\s*(\S+)\s+A\s*=\s*(\S+)(.*)$")
+
+
+@dataclass(frozen=True)
+class CasaCalibration:
+    """The energy calibration CasaXPS recorded in a block (``Calib M = 285.12 A = 284.8 BE ADD`` lines).
+
+    ``shift`` (eV) is what CasaXPS added to the binding energies: the sum of ``A − M`` over the
+    block's lines. Region limits and component positions are stored as kinetic energies in the
+    calibrated frame, except for lines carrying the ``Regions`` / ``Comps`` flags (CasaXPS then
+    moved the regions / components with the spectrum, so they stay in the raw frame):
+    ``region_shift`` / ``comp_shift`` are the parts of ``shift`` the stored limits / positions
+    already include.
+    """
+
+    shift: float
+    region_shift: float
+    comp_shift: float
+    lines: tuple[str, ...]
+
+
+def casa_calibration(lines: list[str]) -> CasaCalibration | None:
+    """The calibration of a block's comment lines, or ``None`` when it has no ``Calib`` line.
+
+    Raises
+    ------
+    ModelError
+        For a calibration on a range of measured energies (``M = 282.4,283.5``: CasaXPS locates a
+        peak in the range itself, which is not reproduced) or a non-additive (``KE``/scaling) one.
+    """
+    total = region = comp = 0.0
+    found: list[str] = []
+    for raw in lines:
+        match = _CALIB.match(str(raw))
+        if not match:
+            continue
+        line = str(raw).strip()
+        measured, assigned, rest = match.groups()
+        flags = {w.upper() for w in rest.split()}
+        try:
+            delta = float(assigned) - float(measured)
+        except ValueError as exc:
+            raise ModelError(
+                f"CasaXPS calibration {line!r}: a measured range (peak located by CasaXPS) is not reproduced; "
+                "charge-reference the data with specfit.xps.charge_reference instead"
+            ) from exc
+        if "BE" not in flags or ("ADD" not in flags and flags & {"MUL", "SCALE"}):
+            raise ModelError(f"CasaXPS calibration {line!r}: only additive binding-energy calibrations are supported")
+        total += delta
+        region += 0.0 if "REGIONS" in flags else delta
+        comp += 0.0 if "COMPS" in flags else delta
+        found.append(line)
+    if not found:
+        return None
+    return CasaCalibration(total, region, comp, tuple(found))
+
+
+def apply_casa_calibration(data: Any, *, region: str | None = None) -> Any:
+    """``data`` with every block that carries a CasaXPS ``Calib`` line shifted by its calibration
+    (binding energy + shift; recorded like a charge reference: ``charge_shift_ev`` and
+    ``charge_reference`` with method ``"casaxps"``). Blocks without one are unchanged."""
+    import json
+
+    import xarray as xr
+
+    from .referencing import _shift_dataset
+
+    def shifted(ds: xr.Dataset) -> xr.Dataset:
+        cal = casa_calibration(str(ds.attrs.get("comments", "")).splitlines())
+        if cal is None or cal.shift == 0.0:
+            return ds
+        record = {"method": "casaxps", "delta_ev": cal.shift, "calib": list(cal.lines)}
+        return _shift_dataset(ds, cal.shift, json.loads(json.dumps(record)))
+
+    if isinstance(data, xr.Dataset):
+        return shifted(data)
+    if not isinstance(data, xr.DataTree):
+        raise ModelError(f"expected a DataTree or Dataset read from a VAMAS file, got {type(data).__name__}")
+    from ..conventions import leaves
+
+    new = data.copy(deep=False)
+    for path, ds in leaves(data):
+        if region is not None and ds.attrs.get("region") != region and path.rsplit("/", 1)[-1] != region:
+            continue
+        node = new[path] if path not in ("", "/") else new
+        node.dataset = shifted(node.to_dataset(inherit=False))
+    return new
+
+
+def _move(model: Model, position_offset: float, range_offset: float) -> Model:
+    """The model with numeric positions (and their bounds) and the range moved by the offsets (eV)."""
+    for comp in model.components:
+        if isinstance(comp.position, int | float):
+            comp.position = float(comp.position) + position_offset
+            for key in ("position_min", "position_max"):
+                if key in comp.bounds:
+                    comp.bounds[key] += position_offset
+    if model.range is not None:
+        model.range = (model.range[0] + range_offset, model.range[1] + range_offset)
+    return model
+
+
+def model_from_vamas(
+    data: Any, *, region: str | None = None, unsupported: str = "error", frame: str = "calibrated"
+) -> Model:
+    """The specfit :class:`Model` of the CasaXPS analysis stored in a VAMAS block.
+
+    CasaXPS keeps its quantification regions and components in the block comments, which the VAMAS
+    reader keeps verbatim in the leaf attribute ``comments``. Positions, bounds and the region window
+    are converted from CasaXPS's kinetic-energy scale to binding energy with the block's
+    ``excitation_energy_ev`` when the leaf is on a binding-energy axis (as the reader puts XPS
+    blocks); position links become offsets of the opposite sign, area and FWHM links stay factors.
+
+    Parameters
+    ----------
+    data
+        A tree from :func:`specfit.read` of a ``.vms`` file, or one of its leaves.
+    region
+        Which block (its ``region`` attribute or node name) when several blocks hold an analysis.
+    unsupported
+        ``"error"`` (default) refuses components whose line shape specfit cannot reproduce
+        (CasaXPS ``LA``/``LF``: their Gaussian-width code and damping are undocumented) with a
+        :class:`ModelError` naming them; ``"skip"`` builds the model without them (with a warning).
+    frame
+        ``"calibrated"`` (default): positions on the binding-energy scale of the spectrum after
+        the block's CasaXPS calibration (:func:`apply_casa_calibration`), as CasaXPS shows them;
+        ``"raw"``: on the file's own scale. The same for blocks without ``Calib`` lines.
+
+    Raises
+    ------
+    ModelError
+        When no block holds CasaXPS lines, the choice of block is ambiguous, or a component or the
+        background cannot be reproduced.
+    """
+    from ..conventions import INTENSITY
+
+    found = _casa_leaves(data)
+    if region is not None:
+        found = [(p, ds) for p, ds in found if ds.attrs.get("region") == region or p.rsplit("/", 1)[-1] == region]
+    if not found:
+        where = f" for region {region!r}" if region else ""
+        raise ModelError(f"no CasaXPS analysis (CASA region/comp lines in the block comments){where}")
+    if len(found) > 1:
+        names = [ds.attrs.get("region") or p for p, ds in found]
+        raise ModelError(f"{len(found)} blocks hold a CasaXPS analysis {names}; say which with region=")
+    path, ds = found[0]
+    lines = str(ds.attrs["comments"]).splitlines()
+    blocks = casa_blocks_from_text(str(ds.attrs["comments"]))
+    if len(blocks) > 1:
+        # a stack (depth profile) read from several VAMAS blocks keeps every level's comments: each
+        # level has its own CasaXPS analysis; the first level's serves as the model for all of them
+        warnings.warn(
+            f"block {ds.attrs.get('region') or path!r} holds {len(blocks)} CasaXPS analyses (one per level of "
+            "the stack): the first level's is used as the model",
+            stacklevel=2,
+        )
+        stripped = [line.strip() for line in lines]
+        first = stripped.index(blocks[0][0])
+        lines = [line for line in stripped[:first] if _CALIB.match(line)] + blocks[0]  # with its own Calib
+    hv = None
+    if INTENSITY in ds and "binding_energy" in ds[INTENSITY].dims:
+        hv = ds.attrs.get("excitation_energy_ev")
+        if not isinstance(hv, int | float):
+            raise ModelError(
+                f"block {path or ds.attrs.get('region', '')!r} is on a binding-energy axis but has no "
+                "excitation_energy_ev: cannot convert CasaXPS's kinetic-energy positions"
+            )
+    if frame not in ("calibrated", "raw"):
+        raise ModelError(f"frame must be 'calibrated' or 'raw', not {frame!r}")
+    label = ds.attrs.get("region") or path
+    try:
+        model = model_from_casa(lines, excitation_energy=hv, unsupported=unsupported)
+        cal = casa_calibration(lines)
+    except ModelError as exc:
+        raise ModelError(f"CasaXPS model of block {label!r}: {exc}") from exc
+    if cal is None or hv is None:
+        return model
+    # stored KE positions -> binding energy of the calibrated spectrum (BE_raw + shift): the parts of
+    # the shift the stored values do not include (Regions/Comps flags) are added; for the raw
+    # spectrum, what they do include is taken off
+    if frame == "calibrated":
+        return _move(model, cal.shift - cal.comp_shift, cal.shift - cal.region_shift)
+    return _move(model, -cal.comp_shift, -cal.region_shift)

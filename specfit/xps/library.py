@@ -86,6 +86,9 @@ class Species:
     fwhm_max: float
     source: str
     note: str = ""
+    #: other names the species goes by in the literature (``intermediate`` for S-S bonded sulfur);
+    #: templates accept them when picking species and then name the component by the alias
+    aliases: tuple[str, ...] = ()
 
     def contains(self, binding_energy: float) -> bool:
         """Whether ``binding_energy`` (eV, main line) lies inside this species' window."""
@@ -158,6 +161,7 @@ def _species_table() -> dict[str, Species]:
             assignment=entry["assignment"],
             source=entry["source"],
             note=entry.get("note", ""),
+            aliases=tuple(str(a) for a in entry.get("aliases", [])),
             **numbers,
         )
     return table

@@ -57,6 +57,8 @@ __all__ = [
     "read_table",
     "species_fractions",
     "table_from_records",
+    "table_from_results",
+    "transmission_at",
 ]
 
 #: Photon energies (eV) of the usual laboratory sources.
@@ -163,7 +165,7 @@ def table_from_records(records: Any, where: str = "input") -> pd.DataFrame:
             attrs = rec.get("attrs") if isinstance(rec.get("attrs"), Mapping) else {}
             region = region or attrs.get("region")
             sample = sample if sample is not None else attrs.get("sample")
-            for j, comp in enumerate(rec["components"]):
+            for j, comp in enumerate(_whole_components(rec["components"])):
                 if not isinstance(comp, Mapping) or "area" not in comp:
                     raise SpecfitError(f"{where}: result {i + 1}, component {j + 1} has no 'area'")
                 comp_region = comp.get("region") or region or comp.get("level")
@@ -193,6 +195,108 @@ def table_from_records(records: Any, where: str = "input") -> pd.DataFrame:
     if not rows:
         raise SpecfitError(f"{where}: no components")
     return _check_table(pd.DataFrame(rows), where)
+
+
+def _whole_components(lines: Any) -> list[Any]:
+    """One entry per component from the per-line rows of ``specfit fit --json``.
+
+    A spin-orbit doublet is fitted as two lines (``PS4`` and ``PS4_2``) that share the component name
+    and carry the component's total area (``component_area``): quantification works on components,
+    so the lines of one component become one row with the total area and the main line's position.
+    Rows without ``component``/``component_area`` (hand-written tables) pass through unchanged.
+    """
+    if not isinstance(lines, Sequence) or isinstance(lines, str):
+        return lines
+    out: list[Any] = []
+    seen: set[str] = set()
+    for line in lines:
+        if not (isinstance(line, Mapping) and line.get("component") is not None and "component_area" in line):
+            out.append(line)
+            continue
+        owner = str(line["component"])
+        if owner in seen:
+            continue  # a doublet's second line: already counted in the component's total area
+        seen.add(owner)
+        row = dict(line)
+        row["name"] = owner
+        row["area"] = line["component_area"]
+        row["area_error"] = line.get("component_area_error")
+        out.append(row)
+    return out
+
+
+def transmission_at(dataset: Any, energies: Sequence[float]) -> list[float] | None:
+    """The analyser transmission of a spectrum at the given energies (on its spectral axis), linearly
+    interpolated from its ``transmission`` variable; ``None`` when the spectrum has none.
+
+    Files that carry a transmission function (VAMAS "transmission" corresponding variable, SPECS,
+    ...) put it there; quantification divides each area by it (:func:`atomic_percent`).
+    """
+    import xarray as xr
+
+    if not isinstance(dataset, xr.Dataset) or "transmission" not in dataset:
+        return None
+    from ..conventions import spectral_axis
+
+    trans = dataset["transmission"]
+    axis = spectral_axis(dataset["intensity"]) if "intensity" in dataset else trans.dims[-1]
+    others = [d for d in trans.dims if d != axis]
+    if others:  # one transmission per energy for a stack: its first spectrum (it is the analyser's)
+        trans = trans.isel({d: 0 for d in others})
+    x = np.asarray(trans[axis].values, float)
+    y = np.asarray(trans.values, float)
+    order = np.argsort(x)
+    values = np.interp(np.asarray(energies, float), x[order], y[order], left=np.nan, right=np.nan)
+    return [float(v) for v in values]
+
+
+def table_from_results(results: Any, *, data: Any = None, sample: Any = None) -> pd.DataFrame:
+    """A quantification table (one row per component, total area of doublets) from fit results.
+
+    Parameters
+    ----------
+    results
+        A :class:`~specfit.results.FitResult`, a list or dict (region -> result) of them, or a
+        :class:`~specfit.xps.joint.JointFitResult`. The region of each result comes from its
+        attributes (the data's ``region``), the dict key, or the model's core level.
+    data
+        The tree the results were fitted from: when a region's spectrum holds a ``transmission``
+        variable, each component gets the transmission at its position (transmission-corrected
+        quantification).
+    sample
+        Sample name written into the table (default: the results' ``sample`` attribute, if any).
+    """
+    from ..results import FitResult
+
+    if hasattr(results, "results") and isinstance(results.results, Mapping):
+        results = results.results
+    if isinstance(results, FitResult):
+        results = [results]
+    items = list(results.items()) if isinstance(results, Mapping) else [(None, r) for r in results]
+    records = []
+    for key, result in items:
+        if not isinstance(result, FitResult):
+            raise SpecfitError(f"expected FitResult objects, got {type(result).__name__}")
+        rec = result.to_dict()
+        levels = {getattr(c, "level", None) for c in result.model.components} - {None}
+        region = rec["attrs"].get("region") or key or (levels.pop() if len(levels) == 1 else None)
+        rec["attrs"]["region"] = region
+        if sample is not None:
+            rec["attrs"]["sample"] = sample
+        if data is not None and region is not None:
+            from ..fitting.engine import _pick_dataset
+
+            try:
+                leaf = _pick_dataset(data, region)
+            except SpecfitError:
+                leaf = None
+            positions = [c["position"] for c in rec["components"]]
+            values = transmission_at(leaf, positions) if leaf is not None else None
+            if values is not None:
+                for comp, t in zip(rec["components"], values, strict=True):
+                    comp["transmission"] = t
+        records.append(rec)
+    return table_from_records(records, "fit results")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -482,6 +586,15 @@ def _sum_components(table: pd.DataFrame, names: tuple[str, ...], column: str) ->
     return total, var
 
 
+def _region_holding_all(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """When component names repeat across regions (PS4 in S 2p and P 2p) but exactly one region holds
+    all of ``names``, the rows of that region; otherwise ``rows`` unchanged (then repeats raise)."""
+    if not rows["component"].duplicated().any():
+        return rows
+    holding = [r for r, g in rows.groupby("region", sort=False) if set(names) <= set(g["component"])]
+    return rows[rows["region"] == holding[0]] if len(holding) == 1 else rows
+
+
 def ratio(
     table: pd.DataFrame,
     numerator: str | Sequence[str],
@@ -500,7 +613,8 @@ def ratio(
     numerator, denominator
         A component name or several (their areas are summed).
     region, sample
-        Restrict the table (needed when names repeat across regions or samples).
+        Restrict the table (needed when names repeat across samples, or across regions unless
+        exactly one region holds all the named components -- then that region is used).
     correlation
         Correlation coefficient of the numerator and denominator areas (fit covariance); 0 assumes
         independence. ``σ_r² = r² [(σ_a/a)² + (σ_b/b)² − 2ρ σ_a σ_b / (a b)]``.
@@ -521,6 +635,8 @@ def ratio(
         rows = rows[rows["sample"] == sample]
     if rows.empty:
         raise SpecfitError(f"no rows for region={region!r}, sample={sample!r}")
+    if region is None and not normalise:
+        rows = _region_holding_all(rows, num + den)
     column = "area"
     if normalise:
         rows = _normalised(

@@ -5,8 +5,9 @@ all their peaks by the same amount. The usual correction measures a reference pe
 carbon C 1s (C-C/C-H), conventionally put at 284.8 eV -- and shifts the energy axis of every region
 of the same sample by ``delta = target - measured``.
 
-:func:`charge_reference` finds the reference peak (a local fit: main pseudo-Voigt, a C-O shoulder and
-an iterated Shirley background), applies the shift and records it; :func:`shift` applies a known
+:func:`charge_reference` finds the reference peak (a fit with the fitting engine of the C-C/C-H line,
+a C-O shoulder with the same width and a Shirley background -- :func:`reference_model`, the first two
+components of the ``c1s-adventitious`` template), applies the shift and records it; :func:`shift` applies a known
 offset. Both are pure: they return new objects and leave their input untouched. The shift is
 recorded in the attributes of each shifted leaf (and of the tree root when the whole tree moved by
 one offset) so that fits and results made later carry it:
@@ -36,6 +37,7 @@ import xarray as xr
 
 from ..conventions import INTENSITY, leaves
 from ..errors import FitError, SpecfitError
+from ..model import Model, Peak
 from .library import UnknownEntryError, normalize_level
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "charge_reference",
     "charge_reference_info",
     "locate_peak",
+    "reference_model",
     "shift",
 ]
 
@@ -99,30 +102,6 @@ def _summed_intensity(ds: xr.Dataset) -> np.ndarray:
     return np.asarray(da.values, dtype=float)
 
 
-def _shirley(x: np.ndarray, y: np.ndarray, iterations: int = 50, tol: float = 1e-6) -> np.ndarray:
-    """Iterated Shirley background of a peak on an ascending binding-energy axis.
-
-    Written here (a few lines) because the fitting engine's background module is not available to
-    this module; the result is only used to locate the reference maximum, not to measure areas.
-    """
-    low = float(np.mean(y[:3]))
-    high = float(np.mean(y[-3:]))
-    background = np.full_like(y, low)
-    for _ in range(iterations):  # bounded; converges in ~5-10 iterations
-        signal = np.clip(y - background, 0.0, None)
-        # cumulative area from the low-BE end
-        cumulative = np.concatenate(([0.0], np.cumsum(0.5 * (signal[1:] + signal[:-1]) * np.diff(x))))
-        total = cumulative[-1]
-        if total <= 0:
-            break
-        new = low + (high - low) * cumulative / total
-        if np.max(np.abs(new - background)) < tol * max(abs(high - low), 1e-12):
-            background = new
-            break
-        background = new
-    return background
-
-
 def locate_peak(
     energy: np.ndarray,
     intensity: np.ndarray,
@@ -139,10 +118,11 @@ def locate_peak(
     expected
         Where to look (eV); the maximum is searched within ±4 eV of it. ``None``: global maximum.
     method
-        ``"fit"`` (default): pseudo-Voigt main line plus a shoulder 1.0-2.5 eV above it (C-O of
-        adventitious carbon) on an iterated Shirley background, fitted with lmfit in a window of
-        -2.5/+3.0 eV around the maximum. ``"max"``: the maximum of the smoothed spectrum refined by
-        a parabola through the three highest points (quick, biased by shoulders).
+        ``"fit"`` (default): GL(30) main line plus a shoulder 1.0-2.5 eV above it (C-O of
+        adventitious carbon, same width) on a Shirley background, fitted with the fitting engine in
+        a window of -2.5/+3.0 eV around the maximum (:func:`reference_model`). ``"max"``: the
+        maximum of the smoothed spectrum refined by a parabola through the three highest points
+        (quick, biased by shoulders).
 
     Raises
     ------
@@ -170,7 +150,7 @@ def locate_peak(
     smooth = savgol_filter(y, window_length=min(window, x.size - (1 - x.size % 2)), polyorder=2)
     idx_candidates = np.flatnonzero(search)
     i_max = int(idx_candidates[np.argmax(smooth[search])])
-    if np.ptp(smooth[search]) <= 0:
+    if np.ptp(smooth[search]) <= 1e-9 * max(float(np.max(np.abs(smooth[search]))), 1e-300):
         raise FitError("reference region is flat: no peak to locate")
 
     if method == "max":
@@ -187,39 +167,66 @@ def locate_peak(
     sel = (x >= x0 - _WINDOW_BELOW) & (x <= x0 + _WINDOW_ABOVE)
     if sel.sum() < 7:
         raise FitError(f"too few points ({int(sel.sum())}) around the reference maximum at {x0:.2f} eV")
-    xs, ys = x[sel], y[sel]
-    residual = ys - _shirley(xs, ys)
-    height = float(np.max(residual))
-    if height <= 0:
-        raise FitError(f"no peak above the background near {x0:.2f} eV")
+    return _fit_reference(x[sel], y[sel], x0)
 
-    from lmfit.models import PseudoVoigtModel
 
-    model = PseudoVoigtModel(prefix="main_") + PseudoVoigtModel(prefix="shoulder_")
-    params = model.make_params()
-    sigma0 = 0.5
-    params["main_center"].set(value=x0, min=x0 - 1.0, max=x0 + 1.0)
-    params["main_sigma"].set(value=sigma0, min=0.1, max=2.0)
-    params["main_fraction"].set(value=0.3, min=0.0, max=1.0)
-    params["main_amplitude"].set(value=height * sigma0 * 2.5, min=0.0)
-    params.add("shoulder_delta", value=1.5, min=1.0, max=2.5)
-    params["shoulder_center"].set(expr="main_center + shoulder_delta")
-    params["shoulder_sigma"].set(expr="main_sigma")
-    params["shoulder_fraction"].set(expr="main_fraction")
-    params["shoulder_amplitude"].set(value=height * sigma0 * 0.5, min=0.0)
-    try:
-        result = model.fit(residual, params, x=xs, max_nfev=4000)
-    except (ValueError, TypeError) as exc:  # lmfit raises these on NaN / bad input
-        raise FitError(f"reference-peak fit failed: {exc}") from exc
-    center = result.params["main_center"]
-    if not result.success or not np.isfinite(center.value):
+def reference_model(x0: float, shape: str = "GL(30)") -> Model:
+    """The engine model used to locate the adventitious-carbon C 1s line near ``x0`` eV.
+
+    The ``c1s-adventitious`` template's first two components (C-C/C-H and C-O, 1.0-2.5 eV above it,
+    with a shared width) on a Shirley background, with the main line free within ±1 eV of ``x0``:
+    the species windows of the template assume referenced data, which this data is not yet.
+    """
+    from ..backgrounds import Shirley
+
+    return Model(
+        [
+            Peak(
+                "CC",
+                shape,
+                position=x0,
+                fwhm=1.2,
+                position_min=x0 - 1.0,
+                position_max=x0 + 1.0,
+                fwhm_min=0.4,
+                fwhm_max=3.0,
+            ),
+            Peak("CO", shape, position="CC + 1.5", fwhm="CC", position_offset_min=1.0, position_offset_max=2.5),
+        ],
+        Shirley(),
+        (x0 - _WINDOW_BELOW, x0 + _WINDOW_ABOVE),
+        name="charge reference (C 1s)",
+    )
+
+
+def _fit_reference(xs: np.ndarray, ys: np.ndarray, x0: float) -> PeakLocation:
+    """Fit :func:`reference_model` with the fitting engine (lmfit) and return the main line's position."""
+    import warnings
+
+    from ..fitting import FitWarning, fit
+
+    data = xr.DataArray(ys, dims="binding_energy", coords={"binding_energy": xs}, attrs={"units": "counts"})
+    # the data's units are unknown here (counts or counts/s): unweighted least squares
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)  # judged below from the result itself
+        try:
+            result = fit(data, reference_model(x0), weights="none")
+        except SpecfitError as exc:
+            raise FitError(f"reference-peak fit failed: {exc}") from exc
+    row = result.table().set_index("name").loc["CC"]
+    position = float(row["position"])
+    if not result.success or not np.isfinite(position):
         raise FitError(f"reference-peak fit did not converge: {result.message}")
-    error = float(center.stderr) if center.stderr is not None and np.isfinite(center.stderr) else math.nan
+    if not float(row["area"]) > 0:
+        raise FitError(f"no peak above the background near {x0:.2f} eV")
+    if "CC_position" in result.at_bound:
+        raise FitError(f"reference peak ended on the edge of its ±1 eV search range around {x0:.2f} eV")
+    error = float(row["position_error"])
     return PeakLocation(
-        position=float(center.value),
-        error=error,
+        position=position,
+        error=error if np.isfinite(error) else math.nan,
         method="fit",
-        fwhm=float(result.params["main_fwhm"].value),
+        fwhm=float(row["true_fwhm"]),
     )
 
 
