@@ -55,7 +55,7 @@ DATA_SUFFIXES = (".csv", ".h5", ".xy")
 XPS_STATES = ("charged", "discharged")
 XPS_LEVELS = ("S 2p", "P 2p", "C 1s")
 #: S 2p / P 2p species present in the example spectra (a subset of the s2p-sulfide / p2p-sulfide templates)
-S2P_SPECIES = ("PS4", "polysulfide")
+S2P_SPECIES = ("PS4", "intermediate")  # "intermediate": the library's alias of S2p.polysulfide
 P2P_SPECIES = ("PS4", "PSP")
 C1S_SPECIES = ("CC", "CO")
 FIG_DPI = 100
@@ -265,13 +265,12 @@ def _step_xps_reference(ctx: DemoContext) -> None:
 
 # ------------------------------------------------------------------------------------- 3: XPS fits
 def _xps_models() -> dict[str, Any]:
-    from . import Model
-    from .xps import make_template
+    from .xps import template_model
 
     return {
-        "S 2p": Model.from_toml(make_template("s2p-sulfide", S2P_SPECIES)),
-        "P 2p": Model.from_toml(make_template("p2p-sulfide", P2P_SPECIES)),
-        "C 1s": Model.from_toml(make_template("c1s-adventitious", C1S_SPECIES)),
+        "S 2p": template_model("s2p-sulfide", S2P_SPECIES),
+        "P 2p": template_model("p2p-sulfide", P2P_SPECIES),
+        "C 1s": template_model("c1s-adventitious", C1S_SPECIES),
     }
 
 
@@ -321,7 +320,7 @@ def _step_xps_fit(ctx: DemoContext) -> None:
         Section(
             "XPS · peak fits",
             "S 2p and P 2p are fitted with the library templates s2p-sulfide and p2p-sulfide restricted to the "
-            "species these spectra show (S 2p: PS4³⁻ and the –P–Sn–P– / S–S intermediate, called polysulfide in "
+            "species these spectra show (S 2p: PS4³⁻ and the –P–Sn–P– / S–S intermediate, S2p.polysulfide in "
             "the library; P 2p: PS4³⁻ and P–S–P), C 1s with c1s-adventitious (C–C and C–O). Each component is a "
             "spin-orbit doublet (S 2p, P 2p) with the library splitting and 1 : 2 area ratio, on a Shirley "
             "background, with the GL(30) line shape. The synthetic peaks are pseudo-Voigt sums, so χ²ᵣ above 1 "
@@ -374,7 +373,7 @@ def _truth_component_table() -> pd.DataFrame:
             {
                 "sample": state,
                 "region": "S 2p",
-                "component": "polysulfide",
+                "component": "intermediate",
                 "area": 1.5 * s["PS4_area"] * s["ratio"][state],
             },
             {"sample": state, "region": "P 2p", "component": "PS4", "area": 1.5 * p["PS4_area"]},
@@ -393,8 +392,8 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
     rows = []
     ratios = []
     for state in XPS_STATES:
-        rho = _area_correlation(ctx.store["xps_fits"][state, "S 2p"], "polysulfide", "PS4")
-        r = ratio(table, "polysulfide", "PS4", region="S 2p", sample=state, correlation=rho)
+        rho = _area_correlation(ctx.store["xps_fits"][state, "S 2p"], "intermediate", "PS4")
+        r = ratio(table, "intermediate", "PS4", region="S 2p", sample=state, correlation=rho)
         true_ratio = TRUTH["S 2p"]["ratio"][state]
         ratios.append({"sample": state, "ratio": r.value, "ratio_error": r.error, "truth": true_ratio})
         rows.append(
@@ -412,7 +411,7 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
             sample=state,
             error=r.error,
             truth=true_ratio,
-            note="polysulfide (–P–Sn–P– / S–S) over PS4³⁻ doublet areas; error from the fit covariance "
+            note="intermediate (–P–Sn–P– / S–S) over PS4³⁻ doublet areas; error from the fit covariance "
             "(standard errors and their correlation)",
         )
     at = atomic_percent(table, by="region")
@@ -492,27 +491,24 @@ def _step_xps_quantify(ctx: DemoContext) -> None:
 def _step_xps_depth(ctx: DemoContext) -> None:
     from scipy.optimize import curve_fit
 
-    from . import Model, fit
-    from .xps import make_template
+    from .xps import template_model
+    from .xps.depth import depth_profile
 
     tree = read(example_path("xps_depth_S2p.h5"))
-    data = tree["S 2p"].to_dataset()
-    etch_time = np.asarray(data["etch_time"].values, dtype=float)
-    model = Model.from_toml(make_template("s2p-sulfide", S2P_SPECIES))
-    stack = fit(data, model)  # all etch levels at once
-    if not bool(stack.success.all()):
-        raise SpecfitError(f"S 2p depth series: {int((~stack.success).sum())} spectra did not converge")
-    res = stack.to_dataset()
-    lines = [str(v) for v in res["line"].values]
-    inter, ps4 = lines.index("polysulfide"), lines.index("PS4")
-    area = res["component_area"].transpose("etch_level", "line").values
-    err = res["component_area_error"].transpose("etch_level", "line").values
-    frac = res["component_area_fraction"].transpose("etch_level", "line").values[:, inter]
-    frac_err = res["component_area_fraction_error"].transpose("etch_level", "line").values[:, inter]
-    ratio = area[:, inter] / area[:, ps4]
-    # the stack result keeps per-spectrum standard errors, not covariances: the (small, negative) correlation
-    # of the two areas is neglected here; it only weights the exponential fit below
-    ratio_err = ratio * np.hypot(err[:, inter] / area[:, inter], err[:, ps4] / area[:, ps4])
+    profile = depth_profile(tree, template_model("s2p-sulfide", S2P_SPECIES))  # every etch level at once
+    if not bool(profile["success"].all()):
+        raise SpecfitError(f"S 2p depth series: {int((~profile['success']).sum())} spectra did not converge")
+    etch_time = np.asarray(profile["etch_time"].values, dtype=float)
+    area = profile["area"].sel(component="intermediate").values
+    area_err = profile["area_error"].sel(component="intermediate").values
+    ps4 = profile["area"].sel(component="PS4").values
+    ps4_err = profile["area_error"].sel(component="PS4").values
+    frac = profile["fraction"].sel(component="intermediate").values
+    frac_err = profile["fraction_error"].sel(component="intermediate").values
+    ratio = area / ps4
+    # per-spectrum standard errors only (no covariances in a stack result): the small negative correlation of
+    # the two areas is neglected here; these errors only weight the exponential fit below
+    ratio_err = ratio * np.hypot(area_err / area, ps4_err / ps4)
 
     def decay(t, r0, tau):
         return r0 * np.exp(-t / tau)
@@ -533,7 +529,7 @@ def _step_xps_depth(ctx: DemoContext) -> None:
     t_fine = np.linspace(0, etch_time.max(), 200)
     true_ratio = d["ratio0"] * np.exp(-t_fine / d["decay_s"])
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.errorbar(etch_time, 100 * frac, yerr=100 * frac_err, fmt="o", label="fitted (stack fit)")
+    ax.errorbar(etch_time, 100 * frac, yerr=100 * frac_err, fmt="o", label="fitted (specfit.xps.depth_profile)")
     ax.plot(t_fine, 100 * true_ratio / (1 + true_ratio), "--", color="0.5", label="truth")
     ax.set_xlabel("Etch time (s)")
     ax.set_ylabel("Intermediate fraction of S 2p (%)")
@@ -548,20 +544,24 @@ def _step_xps_depth(ctx: DemoContext) -> None:
             "truth": round(d["ratio0"] * math.exp(-t / d["decay_s"]), 3),
             "χ²ᵣ": f"{c:.2f}",
         }
-        for t, f, fe, r, re, c in zip(etch_time, frac, frac_err, ratio, ratio_err, res["redchi"].values, strict=True)
+        for t, f, fe, r, re, c in zip(
+            etch_time, frac, frac_err, ratio, ratio_err, profile["redchi"].values, strict=True
+        )
     ]
     ctx.report.add(
         Section(
             "XPS · sputter series",
-            "The six S 2p spectra of the sputter series are fitted in one call (specfit.fit on the stack returns "
-            "a FitStackResult over etch_level). The intermediate is a surface species: its share falls with etch "
+            "The six S 2p spectra of the sputter series are fitted in one call: specfit.xps.depth.depth_profile "
+            "fits the stack with one model (the engine's batch solver) and tabulates each species' area and share "
+            "of the region against etch time. The intermediate is a surface species: its share falls with etch "
             f"time; an exponential fit of the ratio gives a decay time of {tau:.1f} ± {tau_err:.1f} s "
             f"(generated with {d['decay_s']:g} s). The ± are statistical (fit covariance); the GL(30) line shape "
             "fitted to pseudo-Voigt peaks adds a bias of a few per cent that grows as the intermediate shrinks, "
             "which is why the decay time misses by more than its statistical error.",
             figures=[ctx.figure(fig, "xps_depth_fraction")],
             table=rows,
-            files=[ctx.result(stack, "xps_depth_fit")],
+            # NetCDF has no booleans: the convergence flags are stored as int8
+            files=[ctx.result(profile.assign(success=profile["success"].astype("int8")), "xps_depth_profile")],
         )
     )
 

@@ -160,4 +160,4 @@ def test_demo_writes_report(tmp_path):
         assert path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
     fit = specfit.load(report / "results" / "xps_fit_charged_S2p.h5")
     assert type(fit).__name__ == "FitResult"
-    assert set(fit.table()["component"]) == {"PS4", "polysulfide"}
+    assert set(fit.table()["component"]) == {"PS4", "intermediate"}
