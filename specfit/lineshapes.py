@@ -135,6 +135,8 @@ def _gl_derivatives(x, center, fwhm, area, m):
 
     With ``s = e·l``, ``e = exp(-a(1-m)u²)``, ``l = 1/(1+4mu²)``, ``s' = -s·u·g`` with
     ``g = 2a(1-m) + 8m·l``: ``∂f/∂c = f·u·g/F`` and ``∂f/∂F = f·(u²g − 1)/F``.
+    ``∂f/∂A = s/(N F)`` is computed first and ``f`` from it (no division by the area, which may be 0);
+    the Gaussian and Lorentzian factors are computed once and reused for the value and all derivatives.
     """
     a = 4.0 * LN2
     fwhm = np.asarray(fwhm, dtype=float)
@@ -143,33 +145,32 @@ def _gl_derivatives(x, center, fwhm, area, m):
     u *= inv_f
     u2 = u * u
     area = np.asarray(area, dtype=float)
-    scale = area / (_gl_integral(m) * fwhm)
+    unit_scale = inv_f / _gl_integral(m)  # 1 / (N F)
     if m > 0.0:
         lor = u2 * (4.0 * m)
         lor += 1.0
         np.reciprocal(lor, out=lor)
     if m < 1.0:
-        f = u2 * (-a * (1.0 - m))
-        np.exp(f, out=f)
+        dfda = u2 * (-a * (1.0 - m))
+        np.exp(dfda, out=dfda)
         if m > 0.0:
-            f *= lor
+            dfda *= lor
     else:
-        f = lor.copy()
-    f *= scale
+        dfda = lor.copy()
+    dfda *= unit_scale
+    f = dfda * area
     if m > 0.0:
         g = lor
         g *= 8.0 * m
         g += 2.0 * a * (1.0 - m)
     else:
-        g = np.full_like(u, 2.0 * a)
-    dfdc = f * u
-    dfdc *= g
-    dfdc *= inv_f
+        g = 2.0 * a
+    f_over_w = f * inv_f
+    u *= g
+    dfdc = u * f_over_w  # f·u·g/F
     u2 *= g
     u2 -= 1.0
-    u2 *= f
-    u2 *= inv_f
-    dfda = f / area if np.all(area != 0) else _gl_product(x, center, fwhm, 1.0, m)
+    u2 *= f_over_w  # f·(u²g − 1)/F
     return f, dfdc, u2, dfda
 
 

@@ -230,7 +230,11 @@ def solve(
         # solver can evaluate only spectra still iterating, in memory-bounded chunks
         def fun(P: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
             sel = slice(None) if rows is None else rows
-            return (target[sel] - compiled.total(prep.x, P, prep.loss_side)) * prep.weights[sel]
+            model = compiled.total(prep.x, P, prep.loss_side)
+            # (target - model) * weights, in the model's buffer: no further (rows, points) temporaries
+            np.subtract(target[sel], model, out=model)
+            model *= prep.weights[sel]
+            return model
 
         def jac(P: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
             sel = slice(None) if rows is None else rows

@@ -433,7 +433,9 @@ class CompiledModel:
         n, k = P.shape
         if n <= self.chunk:
             J = self._jacobian_rows(x, P, loss_side)
-            return J if scale is None else J * np.asarray(scale)[:, :, None]
+            if scale is not None:
+                J *= np.asarray(scale)[:, :, None]  # in place: J is a fresh array (no 2nd allocation)
+            return J
         # parameter-major storage; the returned (n, m, k) array is a view of it (no strided copy)
         Jt = np.empty((k, n, x.size))
 
@@ -468,15 +470,15 @@ class CompiledModel:
         def work(s: int) -> None:
             rows = P[s : s + self.chunk]
             values = self.values(rows)
-            peaks = np.zeros((rows.shape[0], x.size))
+            peaks = out[s : s + self.chunk]  # accumulate in place: no per-chunk temporary and copy
+            peaks[...] = 0.0
             for line in self.lines:
                 c, f, a = (values[nm][:, None] for nm in (line.position, line.fwhm, line.area))
                 cols = self._window(x, line, c, f)
                 peaks[:, cols] += line.shape(x[cols], c, f, a)
             bg = self.model.background
             if bg is not None and not bg.static:
-                peaks = peaks + bg.evaluate(x, values, peaks=peaks, loss_side=loss_side)
-            out[s : s + self.chunk] = peaks
+                peaks += bg.evaluate(x, values, peaks=peaks, loss_side=loss_side)
 
         self._map(work, range(0, n, self.chunk))
         return out
