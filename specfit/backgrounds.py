@@ -109,6 +109,23 @@ def shirley(
     lo2, hi2 = lo.reshape(-1, 1), hi.reshape(-1, 1)
     bg = np.repeat(lo2, shape[-1], axis=1)
     limit = tol * max(1.0, float(np.max(np.abs(y2))) if y2.size else 1.0)
+    # Blocks of rows iterated to convergence one after the other: each row's iteration is independent
+    # of the others (same result), and a block's temporaries stay in the CPU cache (a map of 10,000
+    # spectra iterated all at once streams ~50 MB through memory per pass: ~2x slower).
+    block = max(1, _SHIRLEY_BLOCK_BYTES // (8 * max(shape[-1], 1)))
+    for start in range(0, y2.shape[0], block):
+        part = slice(start, start + block)
+        _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter)
+    bg = bg.reshape(shape)
+    return bg[..., ::-1] if flip else bg
+
+
+#: bytes of one block of spectra in :func:`shirley` (about 2 ms of work: cache-sized, few Python calls)
+_SHIRLEY_BLOCK_BYTES = 2**19
+
+
+def _shirley_iterate(y2, lo2, hi2, bg, xs, limit, max_iter) -> None:
+    """Shirley fixed-point iteration of the rows of ``y2`` (2-D), updating ``bg`` (a view) in place."""
     active = np.arange(y2.shape[0])  # spectra still iterating: converged ones drop out
     for _ in range(max_iter):
         if not active.size:
@@ -128,8 +145,6 @@ def shirley(
         change = current.max(axis=1)
         bg[rows] = cum
         active = active[change > limit]
-    bg = bg.reshape(shape)
-    return bg[..., ::-1] if flip else bg
 
 
 def tougaard_kernel(T: np.ndarray, B: float, C: float, D: float = 0.0, form: str = "U3", gap: float = 0.0):
