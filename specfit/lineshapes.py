@@ -111,7 +111,7 @@ def _gl_product(x, center, fwhm, area, m):
     """
     fwhm = np.asarray(fwhm, dtype=float)
     u2 = np.asarray(np.subtract(x, center, dtype=float))
-    u2 /= fwhm
+    u2 *= 1.0 / fwhm  # one division per spectrum, not per point
     np.square(u2, out=u2)
     scale = np.asarray(area, dtype=float) / (_gl_integral(m) * fwhm)
     if m >= 1.0:
@@ -130,13 +130,14 @@ def _gl_product(x, center, fwhm, area, m):
     return u2
 
 
-def _gl_derivatives(x, center, fwhm, area, m):
+def _gl_derivatives(x, center, fwhm, area, m, value=True):
     """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)`` of :func:`_gl_product`, analytically, in few passes.
 
     With ``s = e·l``, ``e = exp(-a(1-m)u²)``, ``l = 1/(1+4mu²)``, ``s' = -s·u·g`` with
     ``g = 2a(1-m) + 8m·l``: ``∂f/∂c = f·u·g/F`` and ``∂f/∂F = f·(u²g − 1)/F``.
     ``∂f/∂A = s/(N F)`` is computed first and ``f`` from it (no division by the area, which may be 0);
     the Gaussian and Lorentzian factors are computed once and reused for the value and all derivatives.
+    With ``value=False`` ``f`` itself is not formed (returned as None; two passes fewer).
     """
     a = 4.0 * LN2
     fwhm = np.asarray(fwhm, dtype=float)
@@ -158,14 +159,14 @@ def _gl_derivatives(x, center, fwhm, area, m):
     else:
         dfda = lor.copy()
     dfda *= unit_scale
-    f = dfda * area
+    f = dfda * area if value else None
     if m > 0.0:
         g = lor
         g *= 8.0 * m
         g += 2.0 * a * (1.0 - m)
     else:
         g = 2.0 * a
-    f_over_w = f * inv_f
+    f_over_w = f * inv_f if value else dfda * (area * inv_f)
     u *= g
     dfdc = u * f_over_w  # f·u·g/F
     u2 *= g
@@ -278,9 +279,9 @@ class LineShape:
             return math.inf
         return math.sqrt(-math.log(1e-17) / (4.0 * LN2 * (1.0 - m)))
 
-    def derivatives(self, x, center, fwhm, area):
+    def derivatives(self, x, center, fwhm, area, value: bool = True):
         """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical
-        otherwise.
+        otherwise. ``value=False`` allows leaving out ``f`` (None where that saves work: G, L, GL).
 
         With ``f = A s(u) / (N F)``, ``u = (x − c)/F``: ``∂f/∂c = −A s'(u) / (N F²)`` and
         ``∂f/∂F = −A u s'(u) / (N F²) − f / F``.
@@ -288,7 +289,7 @@ class LineShape:
         kind = self.kind
         if kind in ("gaussian", "lorentzian", "gl"):
             m = {"gaussian": 0.0, "lorentzian": 1.0}.get(kind, self.params.get("p", 30.0) / 100.0)
-            return _gl_derivatives(x, center, fwhm, area, m)
+            return _gl_derivatives(x, center, fwhm, area, m, value)
         if kind == "pseudo_voigt":
             eta = self.params.get("eta", 0.5)
             g = LineShape("gaussian").derivatives(x, center, fwhm, area)

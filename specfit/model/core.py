@@ -506,7 +506,9 @@ class CompiledModel:
         n, k = P.shape
         values = self.values(P)
         Jt = np.zeros((k, n, x.size))  # parameter-major: contiguous updates
-        peaks = np.zeros((n, x.size))
+        bg = self.model.background
+        dynamic_bg = bg is not None and not bg.static
+        peaks = np.zeros((n, x.size)) if dynamic_bg else None  # the dynamic background needs the peaks
         all_names = [nm for line in self.lines for nm in (line.position, line.fwhm, line.area)]
         dv_all = self.value_jacobian(P, all_names)  # (n, 3 * lines, k), one pass for every line
         for li, line in enumerate(self.lines):
@@ -514,9 +516,19 @@ class CompiledModel:
             dv = dv_all[:, 3 * li : 3 * li + 3, :]
             c, f, a = (values[nm][:, None] for nm in names)
             cols = self._window(x, line, c, f)
-            curve, dc, dF, da = line.shape.derivatives(x[cols], c, f, a)
-            peaks[:, cols] += curve
+            curve, dc, dF, da = line.shape.derivatives(x[cols], c, f, a, value=dynamic_bg)
+            if dynamic_bg:
+                peaks[:, cols] += curve
             for d, q in ((dc, 0), (dF, 1), (da, 2)):
+                if self.affine is not None:
+                    # affine ties: the chain-rule coefficients are the same for every spectrum
+                    coeff = dv[0, q, :]
+                    for j in np.flatnonzero(coeff):
+                        if coeff[j] == 1.0:
+                            Jt[j][:, cols] += d
+                        else:
+                            Jt[j][:, cols] += d * coeff[j]
+                    continue
                 coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
                 for j in np.nonzero(np.any(coeff != 0, axis=0))[0]:
                     cj = coeff[:, j]
@@ -524,8 +536,7 @@ class CompiledModel:
                         Jt[j][:, cols] += d
                     else:
                         Jt[j][:, cols] += d * cj[:, None]
-        bg = self.model.background
-        if bg is not None and not bg.static:
+        if dynamic_bg:
             names = [nm for nm, *_ in bg.param_specs()]
             dv = self.value_jacobian(P, names)
             if bg.kind == "active_shirley":
