@@ -236,14 +236,18 @@ def solve(
             model *= prep.weights[sel]
             return model
 
-        def jac(P: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        def jac(P: np.ndarray, rows: np.ndarray | None = None, dtype: type = np.float64) -> np.ndarray:
             sel = slice(None) if rows is None else rows
-            return compiled.jacobian(prep.x, P, prep.loss_side, scale=-prep.weights[sel])
+            return compiled.jacobian(prep.x, P, prep.loss_side, scale=-prep.weights[sel], dtype=dtype)
 
         extra = {}
         accepted = inspect.signature(batch).parameters
         if "keep_jac" in accepted:
             extra["keep_jac"] = False  # not used here; it would cost n x m x k floats
+        if "jac_dtype" in accepted:
+            # single-precision Jacobian while iterating (~2x faster model derivatives and J^T J); the
+            # residuals, the normal equations' solution and the covariance stay in double precision
+            extra["jac_dtype"] = np.float32
         if "workers" in accepted and n >= 256:
             # fun/jac are pure numpy functions of their arguments: safe to run on several cores
             extra["workers"] = min(2, os.cpu_count() or 1)

@@ -421,26 +421,35 @@ class CompiledModel:
     chunk = 128
 
     def jacobian(
-        self, x: np.ndarray, P: np.ndarray, loss_side: str = "high", scale: np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        P: np.ndarray,
+        loss_side: str = "high",
+        scale: np.ndarray | None = None,
+        dtype: type = np.float64,
     ) -> np.ndarray:
         """∂(peaks + dynamic background)/∂(free parameters): (n, m, k).
 
         Line-shape derivatives are analytic where the shape allows (G, L, GL, SGL, pseudo-Voigt);
         ties enter through the chain rule (:meth:`value_jacobian`). Rows are processed in chunks;
         ``scale`` (n, m) multiplies each row (e.g. ``-weights`` for the residual's Jacobian).
+        ``dtype=np.float32`` returns a single-precision Jacobian (~2x faster, relative error ~5e-7; for
+        the iterations of a solver, not for covariances); a model with a dynamic background is always
+        evaluated in double precision.
         """
         P = np.atleast_2d(P)
         n, k = P.shape
         if n <= self.chunk:
-            J = self._jacobian_rows(x, P, loss_side)
+            J = self._jacobian_rows(x, P, loss_side, dtype)
             if scale is not None:
                 J *= np.asarray(scale)[:, :, None]  # in place: J is a fresh array (no 2nd allocation)
             return J
         # parameter-major storage; the returned (n, m, k) array is a view of it (no strided copy)
-        Jt = np.empty((k, n, x.size))
+        bg = self.model.background
+        Jt = np.empty((k, n, x.size), dtype=np.float64 if bg is not None and not bg.static else dtype)
 
         def work(s: int) -> None:
-            block = np.moveaxis(self._jacobian_rows(x, P[s : s + self.chunk], loss_side), -1, 0)
+            block = np.moveaxis(self._jacobian_rows(x, P[s : s + self.chunk], loss_side, dtype), -1, 0)
             Jt[:, s : s + self.chunk] = block if scale is None else block * scale[s : s + self.chunk]
 
         self._map(work, range(0, n, self.chunk))
@@ -501,13 +510,15 @@ class CompiledModel:
             return slice(None)
         return slice(int(i0), int(max(i1, i0)))
 
-    def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str) -> np.ndarray:
+    def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str, dtype: type = np.float64) -> np.ndarray:
         P = np.atleast_2d(P)
         n, k = P.shape
         values = self.values(P)
-        Jt = np.zeros((k, n, x.size))  # parameter-major: contiguous updates
         bg = self.model.background
         dynamic_bg = bg is not None and not bg.static
+        if dynamic_bg:
+            dtype = np.float64  # the background's cumulative integrals stay in double precision
+        Jt = np.zeros((k, n, x.size), dtype=dtype)  # parameter-major: contiguous updates
         peaks = np.zeros((n, x.size)) if dynamic_bg else None  # the dynamic background needs the peaks
         all_names = [nm for line in self.lines for nm in (line.position, line.fwhm, line.area)]
         dv_all = self.value_jacobian(P, all_names)  # (n, 3 * lines, k), one pass for every line
@@ -516,7 +527,7 @@ class CompiledModel:
             dv = dv_all[:, 3 * li : 3 * li + 3, :]
             c, f, a = (values[nm][:, None] for nm in names)
             cols = self._window(x, line, c, f)
-            curve, dc, dF, da = line.shape.derivatives(x[cols], c, f, a, value=dynamic_bg)
+            curve, dc, dF, da = line.shape.derivatives(x[cols], c, f, a, value=dynamic_bg, dtype=dtype)
             if dynamic_bg:
                 peaks[:, cols] += curve
             for d, q in ((dc, 0), (dF, 1), (da, 2)):
@@ -527,7 +538,7 @@ class CompiledModel:
                         if coeff[j] == 1.0:
                             Jt[j][:, cols] += d
                         else:
-                            Jt[j][:, cols] += d * coeff[j]
+                            Jt[j][:, cols] += d * d.dtype.type(coeff[j])  # keep d's precision
                     continue
                 coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
                 for j in np.nonzero(np.any(coeff != 0, axis=0))[0]:
