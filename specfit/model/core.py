@@ -442,7 +442,11 @@ class CompiledModel:
         if n <= self.chunk:
             J = self._jacobian_rows(x, P, loss_side, dtype)
             if scale is not None:
-                J *= np.asarray(scale)[:, :, None]  # in place: J is a fresh array (no 2nd allocation)
+                # in place (J is a fresh array), one contiguous (n, m) block per parameter, in J's precision
+                Jt = np.moveaxis(J, -1, 0)
+                scale = np.asarray(scale, dtype=J.dtype)
+                for j in range(k):
+                    Jt[j] *= scale
             return J
         # parameter-major storage; the returned (n, m, k) array is a view of it (no strided copy)
         bg = self.model.background
@@ -499,8 +503,10 @@ class CompiledModel:
         half = line.shape.support()
         if not np.isfinite(half) or x.size < 2:
             return slice(None)
-        reach = half * np.abs(f)
-        lo, hi = float(np.min(c - reach)), float(np.max(c + reach))
+        # from the extremes of c and |f| (a window at most marginally wider than the exact union;
+        # a few scalar reductions instead of (n,)-array arithmetic: this runs per line and call)
+        reach = half * float(np.max(np.abs(f)))
+        lo, hi = float(np.min(c)) - reach, float(np.max(c)) + reach
         if x[0] <= x[-1]:
             i0, i1 = np.searchsorted(x, lo, "left"), np.searchsorted(x, hi, "right")
         else:  # descending axis (binding energy as measured)
@@ -509,6 +515,19 @@ class CompiledModel:
         if i0 == 0 and i1 == x.size:
             return slice(None)
         return slice(int(i0), int(max(i1, i0)))
+
+    def _affine_plan(self, dv_all: np.ndarray) -> list[list[list[tuple[int, float]]]]:
+        """Per line and (position, fwhm, area): the (free parameter, coefficient) pairs of the chain
+        rule, for affine ties (the same for every spectrum; computed once)."""
+        plan = getattr(self, "_plan", None)
+        if plan is None:
+            coeff = dv_all[0]  # (3 * lines, k)
+            plan = [
+                [[(int(j), float(coeff[3 * li + q, j])) for j in np.flatnonzero(coeff[3 * li + q])] for q in range(3)]
+                for li in range(len(self.lines))
+            ]
+            self._plan = plan
+        return plan
 
     def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str, dtype: type = np.float64) -> np.ndarray:
         P = np.atleast_2d(P)
@@ -522,6 +541,7 @@ class CompiledModel:
         peaks = np.zeros((n, x.size)) if dynamic_bg else None  # the dynamic background needs the peaks
         all_names = [nm for line in self.lines for nm in (line.position, line.fwhm, line.area)]
         dv_all = self.value_jacobian(P, all_names)  # (n, 3 * lines, k), one pass for every line
+        plan = self._affine_plan(dv_all) if self.affine is not None else None
         for li, line in enumerate(self.lines):
             names = [line.position, line.fwhm, line.area]
             dv = dv_all[:, 3 * li : 3 * li + 3, :]
@@ -531,14 +551,13 @@ class CompiledModel:
             if dynamic_bg:
                 peaks[:, cols] += curve
             for d, q in ((dc, 0), (dF, 1), (da, 2)):
-                if self.affine is not None:
+                if plan is not None:
                     # affine ties: the chain-rule coefficients are the same for every spectrum
-                    coeff = dv[0, q, :]
-                    for j in np.flatnonzero(coeff):
-                        if coeff[j] == 1.0:
+                    for j, cj in plan[li][q]:
+                        if cj == 1.0:
                             Jt[j][:, cols] += d
                         else:
-                            Jt[j][:, cols] += d * d.dtype.type(coeff[j])  # keep d's precision
+                            Jt[j][:, cols] += d * d.dtype.type(cj)  # keep d's precision
                     continue
                 coeff = dv[:, q, :]  # (n, k): usually one unit entry (a free parameter)
                 for j in np.nonzero(np.any(coeff != 0, axis=0))[0]:
