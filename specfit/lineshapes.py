@@ -34,6 +34,7 @@ Definitions (``u = (x - center) / fwhm``, ``F`` the width parameter):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -128,6 +129,22 @@ def _gl_product(x, center, fwhm, area, m):
         u2 /= den
     u2 *= scale
     return u2
+
+
+@functools.lru_cache(maxsize=64)
+def _gl_support(m: float) -> float:
+    """Smallest ``u`` beyond which GL(m) (peak 1) is below 1e-17: bisection on the decreasing
+    ``a (1-m) u² + ln(1 + 4 m u²) - 39.14`` between 0 and the Gaussian-only bound."""
+    level = -math.log(1e-17)
+    a = 4.0 * LN2 * (1.0 - m)
+    lo, hi = 0.0, math.sqrt(level / a)
+    for _ in range(100):  # 2^-100 of the bracket: converged far below double precision
+        mid = 0.5 * (lo + hi)
+        if a * mid * mid + math.log1p(4.0 * m * mid * mid) >= level:
+            hi = mid
+        else:
+            lo = mid
+    return hi  # the upper end: beyond it the shape is certainly below the level
 
 
 def _gl_derivatives(x, center, fwhm, area, m, value=True, dtype=np.float64):
@@ -284,12 +301,14 @@ class LineShape:
         maximum (so leaving it out changes nothing in double precision); ``inf`` for shapes with
         power-law tails (Lorentzian, SGL, Voigt, LA, DS).
 
-        For GL(m): ``exp(-4 ln2 (1-m) u²) ≤ 1e-17`` at ``u = √(39.2 / (4 ln2 (1-m)))``.
+        For GL(m): the product ``exp(-4 ln2 (1-m) u²) / (1 + 4 m u²)`` (maximum 1 at u = 0) falls to
+        1e-17 where ``4 ln2 (1-m) u² + ln(1 + 4 m u²) = 39.14``; counting the Lorentzian factor too
+        gives a window ~4 % narrower for GL(30) than the Gaussian factor alone (4.32 instead of 4.49).
         """
         m = {"gaussian": 0.0}.get(self.kind, self.params.get("p", 30.0) / 100.0 if self.kind == "gl" else None)
         if m is None or m >= 0.95:
             return math.inf
-        return math.sqrt(-math.log(1e-17) / (4.0 * LN2 * (1.0 - m)))
+        return _gl_support(m)
 
     def derivatives(self, x, center, fwhm, area, value: bool = True, dtype=np.float64):
         """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical
