@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._blas import single_thread_blas
 from ..conventions import INTENSITY
 from ..errors import FitError
 from ..lineshapes import format_shape
@@ -117,17 +116,15 @@ def fit(
     prep = prepare(obj, model, region=None, fit_range=range, weights=weights)
     params = model.make_params(prep.axis)
     compiled = CompiledModel(model, params, prep.axis)
+    bg_static = static_background(model, prep)
+    P0 = initial_rows(model, params, compiled, prep, bg_static)
     if not prep.extra_dims:
-        bg_static = static_background(model, prep)
-        P0 = initial_rows(model, params, compiled, prep, bg_static)
         return _fit_single(model, params, compiled, prep, bg_static, P0, monte_carlo, max_nfev, random_state)
-    # Stacks: the batch solver's products are small (chunk x k x k) and the result tables' ones
-    # (n x k) @ (k x values) are short; OpenBLAS threads there only add synchronisation: a (4000 x 7)
-    # @ (7 x 27) product took 6.9 ms with 2 threads on the loaded 2-core machine and 0.33 ms with one.
-    with single_thread_blas():
-        bg_static = static_background(model, prep)
-        P0 = initial_rows(model, params, compiled, prep, bg_static)
-        return _fit_stack(model, params, compiled, prep, bg_static, P0, seed, solver, max_nfev)
+    # Stacks avoid long BLAS products (OpenBLAS threads them, which costs 5x on a busy 2-core machine):
+    # the solver's products are per-spectrum sized and the (n x k) @ (k x values) ones use einsum
+    # (CompiledModel.values). No thread-limiting context here: finding the BLAS libraries costs
+    # 13-19 ms on first use in a process.
+    return _fit_stack(model, params, compiled, prep, bg_static, P0, seed, solver, max_nfev)
 
 
 def _components_frame(compiled: CompiledModel, table: dict[str, np.ndarray], i: int) -> pd.DataFrame:
