@@ -113,9 +113,11 @@ def shirley(
     # of the others (same result), and a block's temporaries stay in the CPU cache (a map of 10,000
     # spectra iterated all at once streams ~50 MB through memory per pass: ~2x slower).
     block = max(1, _SHIRLEY_BLOCK_BYTES // (8 * max(shape[-1], 1)))
+    steps = np.diff(xs)
+    uniform = bool(steps.size) and np.allclose(steps, steps[0], rtol=1e-12, atol=0)
     for start in range(0, y2.shape[0], block):
         part = slice(start, start + block)
-        _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter)
+        _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter, uniform)
     bg = bg.reshape(shape)
     return bg[..., ::-1] if flip else bg
 
@@ -124,7 +126,7 @@ def shirley(
 _SHIRLEY_BLOCK_BYTES = 2**19
 
 
-def _shirley_iterate(y2, lo2, hi2, bg, xs, limit, max_iter) -> None:
+def _shirley_iterate(y2, lo2, hi2, bg, xs, limit, max_iter, uniform=False) -> None:
     """Shirley fixed-point iteration of the rows of ``y2`` (2-D), updating ``bg`` (a view) in place."""
     active = np.arange(y2.shape[0])  # spectra still iterating: converged ones drop out
     for _ in range(max_iter):
@@ -132,12 +134,26 @@ def _shirley_iterate(y2, lo2, hi2, bg, xs, limit, max_iter) -> None:
             break
         rows = slice(None) if active.size == y2.shape[0] else active  # no fancy-index copies while all iterate
         current = bg[rows]
-        cum = _cumtrapz(y2[rows] - current, xs)
-        total = cum[:, -1:]
-        ok = np.abs(total) > 0
-        cum /= np.where(ok, total, 1.0)
-        cum *= hi2[rows] - lo2[rows]
-        cum += lo2[rows]
+        if uniform:
+            # Uniform grid: the normalised trapezoid integral is (S_i - d_i/2 - d_0/2) / (S_-1 - d_-1/2 - d_0/2)
+            # with S the cumulative sum of d = y - B (the step cancels): the division, the scaling
+            # and the offset fold into one factor and one offset per row (4 array passes fewer).
+            cum = y2[rows] - current
+            half = cum * 0.5
+            np.cumsum(cum, axis=1, out=cum)
+            cum -= half
+            total = cum[:, -1:] - half[:, :1]
+            ok = np.abs(total) > 0
+            factor = (hi2[rows] - lo2[rows]) / np.where(ok, total, 1.0)
+            cum *= factor
+            cum += lo2[rows] - half[:, :1] * factor
+        else:
+            cum = _cumtrapz(y2[rows] - current, xs)
+            total = cum[:, -1:]
+            ok = np.abs(total) > 0
+            cum /= np.where(ok, total, 1.0)
+            cum *= hi2[rows] - lo2[rows]
+            cum += lo2[rows]
         if not ok.all():
             cum = np.where(ok, cum, lo2[rows])
         current -= cum  # (old - new), in place: `current` is not needed any more
