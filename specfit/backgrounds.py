@@ -109,18 +109,51 @@ def shirley(
     lo2, hi2 = lo.reshape(-1, 1), hi.reshape(-1, 1)
     bg = np.repeat(lo2, shape[-1], axis=1)
     limit = tol * max(1.0, float(np.max(np.abs(y2))) if y2.size else 1.0)
+    # Blocks of rows iterated to convergence one after the other: each row's iteration is independent
+    # of the others (same result), and a block's temporaries stay in the CPU cache (a map of 10,000
+    # spectra iterated all at once streams ~50 MB through memory per pass: ~2x slower).
+    block = max(1, _SHIRLEY_BLOCK_BYTES // (8 * max(shape[-1], 1)))
+    steps = np.diff(xs)
+    uniform = bool(steps.size) and np.allclose(steps, steps[0], rtol=1e-12, atol=0)
+    for start in range(0, y2.shape[0], block):
+        part = slice(start, start + block)
+        _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter, uniform)
+    bg = bg.reshape(shape)
+    return bg[..., ::-1] if flip else bg
+
+
+#: bytes of one block of spectra in :func:`shirley` (about 2 ms of work: cache-sized, few Python calls)
+_SHIRLEY_BLOCK_BYTES = 2**19
+
+
+def _shirley_iterate(y2, lo2, hi2, bg, xs, limit, max_iter, uniform=False) -> None:
+    """Shirley fixed-point iteration of the rows of ``y2`` (2-D), updating ``bg`` (a view) in place."""
     active = np.arange(y2.shape[0])  # spectra still iterating: converged ones drop out
     for _ in range(max_iter):
         if not active.size:
             break
         rows = slice(None) if active.size == y2.shape[0] else active  # no fancy-index copies while all iterate
         current = bg[rows]
-        cum = _cumtrapz(y2[rows] - current, xs)
-        total = cum[:, -1:]
-        ok = np.abs(total) > 0
-        cum /= np.where(ok, total, 1.0)
-        cum *= hi2[rows] - lo2[rows]
-        cum += lo2[rows]
+        if uniform:
+            # Uniform grid: the normalised trapezoid integral is (S_i - d_i/2 - d_0/2) / (S_-1 - d_-1/2 - d_0/2)
+            # with S the cumulative sum of d = y - B (the step cancels): the division, the scaling
+            # and the offset fold into one factor and one offset per row (4 array passes fewer).
+            cum = y2[rows] - current
+            half = cum * 0.5
+            np.cumsum(cum, axis=1, out=cum)
+            cum -= half
+            total = cum[:, -1:] - half[:, :1]
+            ok = np.abs(total) > 0
+            factor = (hi2[rows] - lo2[rows]) / np.where(ok, total, 1.0)
+            cum *= factor
+            cum += lo2[rows] - half[:, :1] * factor
+        else:
+            cum = _cumtrapz(y2[rows] - current, xs)
+            total = cum[:, -1:]
+            ok = np.abs(total) > 0
+            cum /= np.where(ok, total, 1.0)
+            cum *= hi2[rows] - lo2[rows]
+            cum += lo2[rows]
         if not ok.all():
             cum = np.where(ok, cum, lo2[rows])
         current -= cum  # (old - new), in place: `current` is not needed any more
@@ -128,8 +161,6 @@ def shirley(
         change = current.max(axis=1)
         bg[rows] = cum
         active = active[change > limit]
-    bg = bg.reshape(shape)
-    return bg[..., ::-1] if flip else bg
 
 
 def tougaard_kernel(T: np.ndarray, B: float, C: float, D: float = 0.0, form: str = "U3", gap: float = 0.0):

@@ -34,6 +34,7 @@ Definitions (``u = (x - center) / fwhm``, ``F`` the width parameter):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def _gl_product(x, center, fwhm, area, m):
     """
     fwhm = np.asarray(fwhm, dtype=float)
     u2 = np.asarray(np.subtract(x, center, dtype=float))
-    u2 /= fwhm
+    u2 *= 1.0 / fwhm  # one division per spectrum, not per point
     np.square(u2, out=u2)
     scale = np.asarray(area, dtype=float) / (_gl_integral(m) * fwhm)
     if m >= 1.0:
@@ -130,46 +131,76 @@ def _gl_product(x, center, fwhm, area, m):
     return u2
 
 
-def _gl_derivatives(x, center, fwhm, area, m):
+@functools.lru_cache(maxsize=64)
+def _gl_support(m: float) -> float:
+    """Smallest ``u`` beyond which GL(m) (peak 1) is below 1e-17: bisection on the decreasing
+    ``a (1-m) u² + ln(1 + 4 m u²) - 39.14`` between 0 and the Gaussian-only bound."""
+    level = -math.log(1e-17)
+    a = 4.0 * LN2 * (1.0 - m)
+    lo, hi = 0.0, math.sqrt(level / a)
+    for _ in range(100):  # 2^-100 of the bracket: converged far below double precision
+        mid = 0.5 * (lo + hi)
+        if a * mid * mid + math.log1p(4.0 * m * mid * mid) >= level:
+            hi = mid
+        else:
+            lo = mid
+    return hi  # the upper end: beyond it the shape is certainly below the level
+
+
+def _gl_derivatives(x, center, fwhm, area, m, value=True, dtype=np.float64):
     """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)`` of :func:`_gl_product`, analytically, in few passes.
 
     With ``s = e·l``, ``e = exp(-a(1-m)u²)``, ``l = 1/(1+4mu²)``, ``s' = -s·u·g`` with
     ``g = 2a(1-m) + 8m·l``: ``∂f/∂c = f·u·g/F`` and ``∂f/∂F = f·(u²g − 1)/F``.
+    ``∂f/∂A = s/(N F)`` is computed first and ``f`` from it (no division by the area, which may be 0);
+    the Gaussian and Lorentzian factors are computed once and reused for the value and all derivatives.
+    With ``value=False`` ``f`` itself is not formed (returned as None; two passes fewer). With
+    ``dtype=np.float32`` the arrays are computed in single precision (for iterating a least-squares
+    solver: ~2x faster, relative error ~5e-7; ``x - center`` is formed relative to a point of ``x`` so
+    that the large offset of the axis costs no digits).
     """
     a = 4.0 * LN2
+    dt = np.dtype(dtype).type
     fwhm = np.asarray(fwhm, dtype=float)
     inv_f = 1.0 / fwhm
-    u = np.asarray(np.subtract(x, center, dtype=float))
-    u *= inv_f
+    x = np.asarray(x, dtype=float)
+    center = np.asarray(center, dtype=float)
+    if dt is np.float64:
+        u = np.asarray(np.subtract(x, center, dtype=float))
+        u *= inv_f
+    else:
+        # reduced precision: subtract a reference first (x - c then loses no digits to the offset)
+        ref = float(x[x.size // 2]) if x.size else 0.0
+        u = np.subtract((x - ref).astype(dt), (center - ref).astype(dt))
+        u *= inv_f.astype(dt)
     u2 = u * u
     area = np.asarray(area, dtype=float)
-    scale = area / (_gl_integral(m) * fwhm)
+    unit_scale = (inv_f / _gl_integral(m)).astype(dt)  # 1 / (N F)
     if m > 0.0:
-        lor = u2 * (4.0 * m)
-        lor += 1.0
+        lor = u2 * dt(4.0 * m)
+        lor += dt(1.0)
         np.reciprocal(lor, out=lor)
     if m < 1.0:
-        f = u2 * (-a * (1.0 - m))
-        np.exp(f, out=f)
+        dfda = u2 * dt(-a * (1.0 - m))
+        np.exp(dfda, out=dfda)
         if m > 0.0:
-            f *= lor
+            dfda *= lor
     else:
-        f = lor.copy()
-    f *= scale
+        dfda = lor.copy()
+    dfda *= unit_scale
+    f = dfda * area.astype(dt) if value else None
     if m > 0.0:
         g = lor
-        g *= 8.0 * m
-        g += 2.0 * a * (1.0 - m)
+        g *= dt(8.0 * m)
+        g += dt(2.0 * a * (1.0 - m))
     else:
-        g = np.full_like(u, 2.0 * a)
-    dfdc = f * u
-    dfdc *= g
-    dfdc *= inv_f
+        g = dt(2.0 * a)
+    f_over_w = f * inv_f.astype(dt) if value else dfda * (area * inv_f).astype(dt)
+    u *= g
+    dfdc = u * f_over_w  # f·u·g/F
     u2 *= g
-    u2 -= 1.0
-    u2 *= f
-    u2 *= inv_f
-    dfda = f / area if np.all(area != 0) else _gl_product(x, center, fwhm, 1.0, m)
+    u2 -= dt(1.0)
+    u2 *= f_over_w  # f·(u²g − 1)/F
     return f, dfdc, u2, dfda
 
 
@@ -270,16 +301,20 @@ class LineShape:
         maximum (so leaving it out changes nothing in double precision); ``inf`` for shapes with
         power-law tails (Lorentzian, SGL, Voigt, LA, DS).
 
-        For GL(m): ``exp(-4 ln2 (1-m) u²) ≤ 1e-17`` at ``u = √(39.2 / (4 ln2 (1-m)))``.
+        For GL(m): the product ``exp(-4 ln2 (1-m) u²) / (1 + 4 m u²)`` (maximum 1 at u = 0) falls to
+        1e-17 where ``4 ln2 (1-m) u² + ln(1 + 4 m u²) = 39.14``; counting the Lorentzian factor too
+        gives a window ~4 % narrower for GL(30) than the Gaussian factor alone (4.32 instead of 4.49).
         """
         m = {"gaussian": 0.0}.get(self.kind, self.params.get("p", 30.0) / 100.0 if self.kind == "gl" else None)
         if m is None or m >= 0.95:
             return math.inf
-        return math.sqrt(-math.log(1e-17) / (4.0 * LN2 * (1.0 - m)))
+        return _gl_support(m)
 
-    def derivatives(self, x, center, fwhm, area):
+    def derivatives(self, x, center, fwhm, area, value: bool = True, dtype=np.float64):
         """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical
-        otherwise.
+        otherwise. ``value=False`` allows leaving out ``f`` (None where that saves work: G, L, GL).
+        ``dtype=np.float32`` allows single-precision results (G, L, GL compute in single precision:
+        ~2x faster, ~5e-7 relative error; other shapes are computed in double precision).
 
         With ``f = A s(u) / (N F)``, ``u = (x − c)/F``: ``∂f/∂c = −A s'(u) / (N F²)`` and
         ``∂f/∂F = −A u s'(u) / (N F²) − f / F``.
@@ -287,7 +322,7 @@ class LineShape:
         kind = self.kind
         if kind in ("gaussian", "lorentzian", "gl"):
             m = {"gaussian": 0.0, "lorentzian": 1.0}.get(kind, self.params.get("p", 30.0) / 100.0)
-            return _gl_derivatives(x, center, fwhm, area, m)
+            return _gl_derivatives(x, center, fwhm, area, m, value, dtype)
         if kind == "pseudo_voigt":
             eta = self.params.get("eta", 0.5)
             g = LineShape("gaussian").derivatives(x, center, fwhm, area)

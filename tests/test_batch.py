@@ -178,6 +178,29 @@ def test_analytic_jacobian_gives_same_answer(reference, batch_fd):
     np.testing.assert_array_equal(sol.at_bound, batch_fd.at_bound)
 
 
+def test_single_precision_jacobian_while_iterating_gives_the_same_answer(reference):
+    """jac_dtype=float32: J and J^T J in single precision while iterating, double precision at the
+    solution. Same fixed point (to far below the errors), same double-precision covariance."""
+    _, data, p0, *_ = reference
+    asked = []
+
+    def jac(P, rows, dtype=np.float64):
+        asked.append(np.dtype(dtype))
+        return (gauss_lorentz_jac(P) / SIGMA).astype(dtype)
+
+    double = least_squares_batch(residual_function(data), p0, LOWER, UPPER, jac=jac)
+    asked.clear()
+    single = least_squares_batch(residual_function(data), p0, LOWER, UPPER, jac=jac, jac_dtype=np.float32)
+    assert asked[0] == np.float32 and asked[-1] == np.float64  # iterations single, solution double
+    assert single.success.all() and single.jac.dtype == np.float64
+    np.testing.assert_allclose(single.x, double.x, rtol=1e-6, atol=1e-9)
+    clean = ~double.at_bound.any(axis=1)
+    np.testing.assert_allclose(single.stderr[clean], double.stderr[clean], rtol=1e-5)
+    np.testing.assert_array_equal(single.at_bound, double.at_bound)
+    with pytest.raises(FitError, match="jac_dtype"):
+        least_squares_batch(residual_function(data), p0, LOWER, UPPER, jac=jac, jac_dtype=np.float16)
+
+
 def test_without_rows_chunks_and_threads_agree(reference, batch_fd):
     _, data, p0, *_ = reference
 

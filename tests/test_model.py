@@ -212,6 +212,12 @@ def test_analytic_jacobian_matches_finite_differences(shape, background):
         Pm[:, j] -= h
         fd = (total(Pp) - total(Pm)) / (2 * h)
         np.testing.assert_allclose(J[:, :, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max() + 1e-9)
+    # single precision (the batch solver's iterations): the same Jacobian to ~1e-6 of its scale;
+    # a dynamic background keeps double precision
+    J32 = compiled.jacobian(x, P, dtype=np.float32)
+    assert J32.dtype == (np.float64 if background else np.float32)
+    column_scale = np.abs(J).max(axis=(0, 1))
+    assert np.max(np.abs(J32 - J) / column_scale) < 3e-6
 
 
 def test_affine_ties_compile_to_a_matrix():

@@ -120,6 +120,10 @@ def fit(
     P0 = initial_rows(model, params, compiled, prep, bg_static)
     if not prep.extra_dims:
         return _fit_single(model, params, compiled, prep, bg_static, P0, monte_carlo, max_nfev, random_state)
+    # Stacks avoid long BLAS products (OpenBLAS threads them, which costs 5x on a busy 2-core machine):
+    # the solver's products are per-spectrum sized and the (n x k) @ (k x values) ones use einsum
+    # (CompiledModel.values). No thread-limiting context here: finding the BLAS libraries costs
+    # 13-19 ms on first use in a process.
     return _fit_stack(model, params, compiled, prep, bg_static, P0, seed, solver, max_nfev)
 
 
@@ -312,12 +316,13 @@ def _stack_result(model, compiled, prep: Prepared, bg_static, sol) -> FitStackRe
     data_vars["nfev"] = (dims, np.asarray(sol.nfev, np.int64).reshape(shape))
     data_vars["n_at_bound"] = (dims, sol.at_bound.sum(axis=1).astype(np.int64).reshape(shape))
     data_vars["message"] = (dims, np.array(sol.message, dtype=str).reshape(shape))
-    data_vars["at_bound"] = (
-        dims,
-        np.array([json.dumps([compiled.free[j] for j in np.nonzero(r)[0]]) for r in sol.at_bound], dtype=str).reshape(
-            shape
-        ),
-    )
+    at_bound_text: dict[bytes, str] = {}  # few distinct patterns among many spectra: format each once
+    for r in sol.at_bound:
+        key = r.tobytes()
+        if key not in at_bound_text:
+            at_bound_text[key] = json.dumps([compiled.free[j] for j in np.nonzero(r)[0]])
+    at_bound = np.array([at_bound_text[r.tobytes()] for r in sol.at_bound], dtype=str)
+    data_vars["at_bound"] = (dims, at_bound.reshape(shape))
     ds = xr.Dataset(
         data_vars,
         coords={**coords, "line": lines},
@@ -325,7 +330,8 @@ def _stack_result(model, compiled, prep: Prepared, bg_static, sol) -> FitStackRe
     )
     # envelope = static background + peaks + dynamic background; only the background is kept apart
     # (the per-line curves of a 10,000-spectrum map would be n_lines x n x m floats)
-    envelope = bg_static + compiled.total(prep.x, sol.P, prep.loss_side)
+    envelope = compiled.total(prep.x, sol.P, prep.loss_side)
+    envelope += bg_static  # in place: no second (n, m) array
     background = bg_static
     if model.background is not None and not model.background.static:
         _, dyn, _ = compiled.evaluate(prep.x, sol.P, prep.loss_side)

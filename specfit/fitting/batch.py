@@ -318,9 +318,18 @@ def _accepts_rows(func: Callable | None) -> bool:
 class _Problem:
     """Evaluates residuals/Jacobians for a subset of the n spectra, with or without ``rows`` support."""
 
-    def __init__(self, fun: Callable, jac: Callable | None, p_fill: np.ndarray, n_points: int | None) -> None:
+    def __init__(
+        self,
+        fun: Callable,
+        jac: Callable | None,
+        p_fill: np.ndarray,
+        n_points: int | None,
+        jac_dtype: type = np.float64,
+    ) -> None:
         self.fun = fun
         self.jac = jac
+        # precision asked of `jac` while iterating (its `dtype` keyword); the final Jacobian is float64
+        self.jac_dtype = np.dtype(jac_dtype)
         self.fun_rows = _accepts_rows(fun)
         self.jac_rows = _accepts_rows(jac)
         self.p_fill = p_fill  # valid parameters for rows that are not being evaluated
@@ -350,25 +359,35 @@ class _Problem:
             self.m = r.shape[1]
         return r if self.fun_rows else r[rows]
 
-    def analytic_jacobian(self, p_sub: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def analytic_jacobian(self, p_sub: np.ndarray, rows: np.ndarray, final: bool = False) -> np.ndarray:
+        kwargs = {}
+        if not final and self.jac_dtype != np.float64:
+            kwargs["dtype"] = self.jac_dtype.type
         if self.jac_rows:
-            J = self.jac(p_sub, rows=rows)
+            J = self.jac(p_sub, rows=rows, **kwargs)
         else:
-            J = self.jac(self._full(p_sub, rows))
-        J = np.asarray(J, dtype=np.float64)
+            J = self.jac(self._full(p_sub, rows), **kwargs)
+        J = np.asarray(J)
+        if J.dtype != np.float32 or final:  # single precision is kept (the solver asked for it)
+            J = np.asarray(J, dtype=np.float64)
         expected = (len(rows) if self.jac_rows else self.n, self.m, self.k)
         if J.shape != expected:
             raise FitError(f"jac returned shape {J.shape}; expected {expected}")
         return J if self.jac_rows else J[rows]
 
-    def jacobian(self, p_sub: np.ndarray, r_sub: np.ndarray, rows: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    def jacobian(
+        self, p_sub: np.ndarray, r_sub: np.ndarray, rows: np.ndarray, upper: np.ndarray, final: bool = False
+    ) -> np.ndarray:
         """External Jacobian, transposed: (len(rows), k, m), analytic or batched forward differences.
+
+        Analytic Jacobians may come in single precision while iterating (``jac_dtype``); with
+        ``final=True`` (at the solution, for the covariance) it is always double precision.
 
         Parameter-major layout: each finite-difference column is then one contiguous block (written
         once, scaled in place), and J^T J / J^T r are plain batched matrix products.
         """
         if self.jac is not None:
-            return self.analytic_jacobian(p_sub, rows).transpose(0, 2, 1)
+            return self.analytic_jacobian(p_sub, rows, final).transpose(0, 2, 1)
         Jt = np.empty((len(rows), self.k, self.m))
         for j in range(self.k):  # k batched calls; the loop is over parameters, never over spectra
             h = _FD_REL_STEP * np.maximum(np.abs(p_sub[:, j]), self.typx[j])
@@ -412,6 +431,7 @@ def least_squares_batch(
     chunk_size: int | None = None,
     keep_jac: bool = True,
     workers: int = 1,
+    jac_dtype: type = np.float64,
 ) -> BatchSolution:
     """Fit ``n`` independent bounded non-linear least-squares problems at once (Levenberg–Marquardt).
 
@@ -441,6 +461,12 @@ def least_squares_batch(
         their arguments are). Default 1.
     keep_jac
         Return the ``(n, m, k)`` Jacobian at the solution (may be large: 10,000 x 600 x 10 is 480 MB).
+    jac_dtype
+        ``np.float32``: while iterating, call ``jac(P, ..., dtype=np.float32)`` (``jac`` must accept the
+        keyword) and form J^T J and J^T r in single precision (roughly halves their cost; the residuals,
+        costs, steps and stopping tests stay double precision, so the fixed point is the same to the
+        Jacobian's ~1e-7 relative accuracy times the parameters' errors). The Jacobian at the solution
+        (covariance, ``jac``) is always computed in double precision. Default ``np.float64``.
 
     Returns
     -------
@@ -494,7 +520,9 @@ def least_squares_batch(
     bad_start = ~np.isfinite(p0).all(axis=1)
     stand_in = np.clip(0.0, np.where(np.isfinite(lower), lower, -1.0), np.where(np.isfinite(upper), upper, 1.0))
     x_start = bounds.to_external(bounds.to_internal(np.where(np.isfinite(p0), p0, stand_in)))
-    problem = _Problem(fun, jac, x_start, None)
+    if np.dtype(jac_dtype) not in (np.float32, np.float64):
+        raise FitError(f"jac_dtype must be float32 or float64, not {jac_dtype!r}")
+    problem = _Problem(fun, jac, x_start, None, jac_dtype if jac is not None else np.float64)
 
     # The initial residuals of everything fix m and the chunk size; this is evaluation number 1.
     all_rows = np.arange(n)
@@ -631,7 +659,14 @@ def _trust_region_step(w: np.ndarray, beta: np.ndarray, radius: np.ndarray) -> t
 
 
 def _normal(Jt: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """J^T J (n,k,k) and J^T r (n,k) from the transposed Jacobian Jt (n,k,m), batched BLAS products."""
+    """J^T J (n,k,k) and J^T r (n,k) from the transposed Jacobian Jt (n,k,m), batched BLAS products.
+
+    A single-precision Jacobian gives single-precision products (r rounded to single precision; no
+    double-precision copy of J), returned in double precision for the damping and the step.
+    """
+    if Jt.dtype == np.float32:
+        A = (Jt @ Jt.transpose(0, 2, 1)).astype(np.float64)
+        return A, (Jt @ r.astype(np.float32)[:, :, None])[:, :, 0].astype(np.float64)
     return Jt @ Jt.transpose(0, 2, 1), (Jt @ r[:, :, None])[:, :, 0]
 
 
@@ -737,7 +772,7 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
                     problem, bounds, rows, jrows, g_ext, u, x, r, cost, nfev, max_nfev, last_gain, released
                 )
                 if moved.any():  # residuals changed there: J^T r again (J itself still holds)
-                    g_ext[moved] = (Jt[moved] @ r[jrows[moved], :, None])[:, :, 0]
+                    g_ext[moved] = (Jt[moved] @ r[jrows[moved], :, None].astype(Jt.dtype))[:, :, 0]
             del Jt
             # Chain rule to the internal variables on the small matrices: J_int = J_ext diag(dx/du).
             gfac = bounds.gradient(u[jrows], jrows)
@@ -841,7 +876,7 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
     # ---- Jacobian and covariance at the solution ----------------------------------------------------
     ok = np.flatnonzero(status > 0)
     if len(ok):
-        Jt = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok])
+        Jt = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok], final=True)
         njev[ok] += 1
         A_ext, _ = _normal(Jt, r[ok])
         finite = np.isfinite(A_ext).all(axis=(1, 2))
