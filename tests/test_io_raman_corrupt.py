@@ -8,6 +8,7 @@ import logging
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 import specfit
@@ -16,7 +17,7 @@ from tests.conftest import CORPUS, corpus_files, ids
 
 pytestmark = pytest.mark.corpus
 
-FILES = [p for p in corpus_files("raman") if p.suffix.lower() not in (".l6s", ".wxd")]
+FILES = corpus_files("raman")
 TEXT_SUFFIXES = (".txt", ".xml", ".tvf", ".rod")
 
 
@@ -100,3 +101,34 @@ def test_garbled_wdf_block_size_raises(tmp_path):
     with pytest.raises(ReadError, match="truncated") as info:
         specfit.read(damaged)
     assert info.value.offset == 0
+
+
+@pytest.mark.timeout(60)
+def test_l6s_axis_value_changed_is_refused(tmp_path):
+    """The .l6s decoder checks each array against the range stored beside it: a changed axis value
+    (here the first Raman shift, float32 at byte 4881) is refused, not returned."""
+    src = CORPUS / "raman" / "horiba_l6s" / "PST10_iR785_OP01_8000msx8.l6s"
+    if not src.exists():
+        pytest.skip("corpus absent")
+    raw = bytearray(src.read_bytes())
+    raw[4881:4885] = np.float32(150.0).tobytes()
+    damaged = tmp_path / src.name
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReadError, match="minimum|range") as info:
+        specfit.read(damaged)
+    assert info.value.offset == 4881
+
+
+@pytest.mark.timeout(60)
+def test_wxd_flipped_byte_in_the_spectrum_stream_is_refused(tmp_path):
+    """zlib's checksum catches a damaged compressed spectrum; the reader then finds no spectrum."""
+    src = CORPUS / "raman" / "renishaw_wxd" / "PST_Reflex532_Z050_010_10000msx2.wxd"
+    if not src.exists():
+        pytest.skip("corpus absent")
+    raw = bytearray(src.read_bytes())
+    raw[80000] ^= 0xFF  # inside the DataSet stream (70745 .. 90754)
+    damaged = tmp_path / src.name
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReadError, match="datasets found|spectral axis") as info:
+        specfit.read(damaged)
+    assert src.name in str(info.value)

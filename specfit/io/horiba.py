@@ -1,4 +1,4 @@
-"""HORIBA LabSpec files: XML export (through rosettasciio), text export, and native ``.l6s``.
+"""HORIBA LabSpec files: XML export (through rosettasciio) and text export.
 
 - LabSpec 6 ``.xml`` (``<LSX_Data>``) is read with :mod:`rsciio.jobinyvon`: single and glued
   spectra, line scans ``(x|y, ...)`` and maps ``(y, x, ...)``. rosettasciio returns spectra in
@@ -11,8 +11,7 @@
   position(s). A headerless two-column file carries nothing that says it is LabSpec, so the generic
   text reader reads it (pass ``technique="raman"``) unless this format is forced
   (``format="horiba_txt"``).
-- ``.l6s`` / ``.l6m`` (LabSpec 6 native, binary) have no open specification or reader:
-  :func:`read_l6s` raises a :class:`~specfit.errors.ReadError` saying how to export the data.
+- ``.l6s`` (LabSpec 6 native, binary) is decoded by :mod:`specfit.io.labspec6`.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from .raman_common import metadata_json, quiet_rsciio, raman_leaf, rsciio_signal
 from .registry import register
 from .text import decode_text, parse_columns
 
-__all__ = ["read_l6s", "read_labspec_txt", "read_labspec_xml"]
+__all__ = ["read_labspec_txt", "read_labspec_xml"]
 
 _NAV = {"X": "x", "Y": "y", "XA": "x", "YA": "y", "Z": "z", "Time": "time", "time": "time"}
 
@@ -81,26 +80,6 @@ def read_labspec_xml(path: str | os.PathLike, *, technique: str | None = None) -
 @read_labspec_xml.sniffer
 def _sniff_xml(head: bytes, path: Path) -> float:
     return 1.0 if b"<LSX_Data" in head[:2048] else 0.0
-
-
-@register(
-    name="horiba_l6s",
-    description="HORIBA LabSpec 6 native .l6s/.l6m (recognised; proprietary, no open reader — export from LabSpec)",
-    extensions=(".l6s", ".l6m"),
-    techniques=("raman",),
-)
-def read_l6s(path: str | os.PathLike, *, technique: str | None = None) -> xr.DataTree:
-    """Recognise a LabSpec 6 native file and explain how to get at its data."""
-    raise ReadError(
-        path,
-        "HORIBA LabSpec 6 native file recognised, but .l6s/.l6m is a proprietary binary format with no open"
-        " specification or reader; open it in LabSpec 6 and use File > Export as .txt or .xml, and read that",
-    )
-
-
-@read_l6s.sniffer
-def _sniff_l6s(head: bytes, path: Path) -> float:
-    return 1.0 if head.startswith(b"LabSpec6") else 0.0
 
 
 # ---------------------------------------------------------------------------------------------

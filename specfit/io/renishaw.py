@@ -1,4 +1,4 @@
-"""Renishaw WiRE files: native ``.wdf`` (through rosettasciio), WiRE text exports, and ``.wxd``.
+"""Renishaw WiRE files: native ``.wdf`` (through rosettasciio) and WiRE text exports.
 
 ``.wdf`` is read with :mod:`rsciio.renishaw` (rosettasciio reads every WiRE file of the test corpus
 correctly, including line scans, maps, depth and time series and interrupted maps), then put into
@@ -15,8 +15,7 @@ specfit's conventions:
 Where the spectral axis is stored as wavelength (nm) it is converted to Raman shift with the
 file's laser wavenumber and kept as the coordinate ``wavelength``.
 
-``.wxd`` (WiRE 3.x, an OLE2 compound document with an undocumented binary payload) has no open
-reader: :func:`read_wxd` raises a :class:`~specfit.errors.ReadError` saying how to export it.
+``.wxd`` (WiRE 3.x) is decoded by :mod:`specfit.io.renishaw_wxd`.
 """
 
 from __future__ import annotations
@@ -36,9 +35,7 @@ from .raman_common import metadata_json, quiet_rsciio, raman_leaf, rsciio_signal
 from .registry import register
 from .text import decode_text, parse_columns
 
-__all__ = ["read_renishaw_txt", "read_wdf", "read_wxd"]
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+__all__ = ["read_renishaw_txt", "read_wdf"]
 
 
 #: WiRE stores per-spectrum times as Windows FILETIME ticks of 100 ns (rosettasciio labels them
@@ -210,32 +207,6 @@ def read_wdf(path: str | os.PathLike, *, technique: str | None = None) -> xr.Dat
 @read_wdf.sniffer
 def _sniff_wdf(head: bytes, path: Path) -> float:
     return 1.0 if head.startswith(b"WDF1") else 0.0
-
-
-@register(
-    name="renishaw_wxd",
-    description="Renishaw WiRE 3.x .wxd (recognised; proprietary, no open reader — export from WiRE)",
-    extensions=(".wxd",),
-    techniques=("raman",),
-)
-def read_wxd(path: str | os.PathLike, *, technique: str | None = None) -> xr.DataTree:
-    """Recognise a WiRE 3.x ``.wxd`` file and explain how to get at its data."""
-    raise ReadError(
-        path,
-        "Renishaw WiRE 3.x .wxd recognised, but it is a proprietary binary format (a '#WXD' signature and an OLE2"
-        " compound document with undocumented streams) that no open reader decodes; open it in WiRE and save it"
-        " as .wdf (WiRE 4/5), or export it as .txt or .spc, and read that file",
-    )
-
-
-@read_wxd.sniffer
-def _sniff_wxd(head: bytes, path: Path) -> float:
-    # WiRE 3 documents start with the text signature '#WXD' followed by an OLE2 compound document
-    if head.startswith(b"#WXD"):
-        return 1.0
-    if head.startswith(_OLE_MAGIC) and path.suffix.lower() == ".wxd":
-        return 0.6
-    return 0.0
 
 
 # ---------------------------------------------------------------------------------------------
