@@ -24,6 +24,7 @@ binding energy; on a ``kinetic_energy`` axis towards low kinetic energy. ``loss_
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +116,23 @@ def shirley(
     block = max(1, _SHIRLEY_BLOCK_BYTES // (8 * max(shape[-1], 1)))
     steps = np.diff(xs)
     uniform = bool(steps.size) and np.allclose(steps, steps[0], rtol=1e-12, atol=0)
-    for start in range(0, y2.shape[0], block):
+
+    def iterate(start: int) -> None:  # blocks write disjoint rows of bg: safe in threads
         part = slice(start, start + block)
         _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter, uniform)
+
+    starts = range(0, y2.shape[0], block)
+    threads = min(2, os.cpu_count() or 1)
+    if threads > 1 and len(starts) >= 4:
+        # numpy releases the GIL in the block's array passes: a 5,000-spectrum map's background took
+        # 0.29 s in one thread
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(iterate, starts))
+    else:
+        for start in starts:
+            iterate(start)
     bg = bg.reshape(shape)
     return bg[..., ::-1] if flip else bg
 

@@ -10,6 +10,7 @@ are compiled array expressions, bounds go to the solver — or else one by one w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +331,7 @@ def _stack_result(model, compiled, prep: Prepared, bg_static, sol) -> FitStackRe
     )
     # envelope = static background + peaks + dynamic background; only the background is kept apart
     # (the per-line curves of a 10,000-spectrum map would be n_lines x n x m floats)
-    envelope = compiled.total(prep.x, sol.P, prep.loss_side)
+    envelope = compiled.total(prep.x, sol.P, prep.loss_side, threads=min(2, os.cpu_count() or 1))
     envelope += bg_static  # in place: no second (n, m) array
     background = bg_static
     if model.background is not None and not model.background.static:

@@ -469,19 +469,24 @@ class CompiledModel:
     #: 1 by default: on a loaded 2-core machine threads gave no consistent gain
     threads = 1
 
-    def _map(self, func, starts) -> None:
+    def _map(self, func, starts, threads: int | None = None) -> None:
         starts = list(starts)
-        if self.threads <= 1 or len(starts) < 4:
+        threads = self.threads if threads is None else threads
+        if threads <= 1 or len(starts) < 4:
             for s in starts:
                 func(s)
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(self.threads) as pool:
+        with ThreadPoolExecutor(threads) as pool:
             list(pool.map(func, starts))
 
-    def total(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high") -> np.ndarray:
-        """peaks + dynamic background, (n, m), evaluated in row chunks (the batch solver's hot path)."""
+    def total(self, x: np.ndarray, P: np.ndarray, loss_side: str = "high", threads: int | None = None) -> np.ndarray:
+        """peaks + dynamic background, (n, m), evaluated in row chunks (the batch solver's hot path).
+
+        ``threads``: worker threads over the chunks (default :attr:`threads`); for a single call on a
+        whole stack (the envelope of the results), not from inside the solver's own threads.
+        """
         P = np.atleast_2d(P)
         n = P.shape[0]
         out = np.empty((n, x.size))
@@ -499,7 +504,7 @@ class CompiledModel:
             if bg is not None and not bg.static:
                 peaks += bg.evaluate(x, values, peaks=peaks, loss_side=loss_side)
 
-        self._map(work, range(0, n, self.chunk))
+        self._map(work, range(0, n, self.chunk), threads)
         return out
 
     @staticmethod
