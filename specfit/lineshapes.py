@@ -132,10 +132,10 @@ def _gl_product(x, center, fwhm, area, m):
 
 
 @functools.lru_cache(maxsize=64)
-def _gl_support(m: float) -> float:
-    """Smallest ``u`` beyond which GL(m) (peak 1) is below 1e-17: bisection on the decreasing
-    ``a (1-m) u² + ln(1 + 4 m u²) - 39.14`` between 0 and the Gaussian-only bound."""
-    level = -math.log(1e-17)
+def _gl_support(m: float, level: float = 1e-17) -> float:
+    """Smallest ``u`` beyond which GL(m) (peak 1) is below ``level``: bisection on the decreasing
+    ``a (1-m) u² + ln(1 + 4 m u²) + ln(level)`` between 0 and the Gaussian-only bound."""
+    level = -math.log(level)
     a = 4.0 * LN2 * (1.0 - m)
     lo, hi = 0.0, math.sqrt(level / a)
     for _ in range(100):  # 2^-100 of the bracket: converged far below double precision
@@ -296,10 +296,10 @@ class LineShape:
         """The full width at half maximum of this shape for width parameter ``fwhm``."""
         return true_fwhm(self, fwhm)
 
-    def support(self) -> float:
-        """Half-width, in units of the width parameter, beyond which this shape is below 1e-17 of its
-        maximum (so leaving it out changes nothing in double precision); ``inf`` for shapes with
-        power-law tails (Lorentzian, SGL, Voigt, LA, DS).
+    def support(self, level: float = 1e-17) -> float:
+        """Half-width, in units of the width parameter, beyond which this shape is below ``level`` of
+        its maximum (1e-17: leaving it out changes nothing in double precision); ``inf`` for shapes
+        with power-law tails (Lorentzian, SGL, Voigt, LA, DS).
 
         For GL(m): the product ``exp(-4 ln2 (1-m) u²) / (1 + 4 m u²)`` (maximum 1 at u = 0) falls to
         1e-17 where ``4 ln2 (1-m) u² + ln(1 + 4 m u²) = 39.14``; counting the Lorentzian factor too
@@ -308,7 +308,7 @@ class LineShape:
         m = {"gaussian": 0.0}.get(self.kind, self.params.get("p", 30.0) / 100.0 if self.kind == "gl" else None)
         if m is None or m >= 0.95:
             return math.inf
-        return _gl_support(m)
+        return _gl_support(m, level)
 
     def derivatives(self, x, center, fwhm, area, value: bool = True, dtype=np.float64):
         """``(f, ∂f/∂center, ∂f/∂fwhm, ∂f/∂area)``; analytic for G, L, GL, SGL, pseudo-Voigt, numerical
