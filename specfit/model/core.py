@@ -14,6 +14,7 @@ import numpy as np
 
 from ..backgrounds import Background, background_from_dict
 from ..errors import ModelError
+from ..lineshapes import _gl_integral
 from .components import Doublet, Line, Peak, core_level
 
 if sys.version_info >= (3, 11):
@@ -448,6 +449,16 @@ class CompiledModel:
         """
         P = np.atleast_2d(P)
         n, k = P.shape
+        fast = self._compiled_lines()
+        bg = self.model.background
+        if fast is not None and n and (bg is None or bg.static):
+            kernels, lib, M, NORM, HALF, HALF32, plan = fast
+            xc, key, sign, C, F, A = self._kernel_inputs(x, P)
+            W = np.ones((n, x.size)) if scale is None else np.ascontiguousarray(np.broadcast_to(scale, (n, x.size)))
+            single = np.dtype(dtype) == np.float32
+            # (n, k, m): each spectrum's J^T is contiguous, so J^T J is a plain batched product
+            Jt = kernels.jacobian(lib, xc, key, sign, C, F, A, M, NORM, HALF32 if single else HALF, plan, W, k, dtype)
+            return Jt.transpose(0, 2, 1)
         if n <= self.chunk:
             J = self._jacobian_rows(x, P, loss_side, dtype)
             if scale is not None:
@@ -492,6 +503,15 @@ class CompiledModel:
         """
         P = np.atleast_2d(P)
         n = P.shape[0]
+        fast = self._compiled_lines()
+        if fast is not None and n:
+            kernels, lib, M, NORM, HALF = fast[:5]
+            xc, key, sign, C, F, A = self._kernel_inputs(x, P)
+            out = kernels.total(lib, xc, key, sign, C, F, A, M, NORM, HALF)
+            bg = self.model.background
+            if bg is not None and not bg.static:
+                out += bg.evaluate(x, self.values(P), peaks=out, loss_side=loss_side)
+            return out
         out = np.empty((n, x.size))
 
         def work(s: int) -> None:
@@ -542,6 +562,53 @@ class CompiledModel:
             ]
             self._plan = plan
         return plan
+
+    def _compiled_lines(self) -> tuple | None:
+        """Per-line arrays for the compiled GL kernels (:mod:`specfit.model._fast`), or None where they do
+        not apply: extension not built or CPU without AVX2/FMA, a line shape other than G, L and GL(m),
+        or ties that are not affine (the chain rule is then per spectrum)."""
+        if "_fast" in self.__dict__:
+            return self._fast
+        self._fast = None
+        from . import _fast
+
+        lib = _fast.library()
+        if lib is None or not self.lines or self.affine is None or not self.free:
+            return None
+        shapes = []
+        for line in self.lines:
+            kind = line.shape.kind
+            if kind not in ("gaussian", "lorentzian", "gl"):
+                return None
+            m = {"gaussian": 0.0, "lorentzian": 1.0}.get(kind, line.shape.params.get("p", 30.0) / 100.0)
+            shapes.append((m, _gl_integral(m), line.shape.support(), line.shape.support(_FLOAT32_JACOBIAN_LEVEL)))
+        M, NORM, HALF, HALF32 = (np.array(col, dtype=float) for col in zip(*shapes))
+        HALF, HALF32 = (np.where(np.isfinite(h), h, -1.0) for h in (HALF, HALF32))  # -1: the whole axis
+        names = [nm for line in self.lines for nm in (line.position, line.fwhm, line.area)]
+        plan = self._affine_plan(self.value_jacobian(np.zeros((1, len(self.free))), names))
+        width = max(1, max(len(q) for line_plan in plan for q in line_plan))
+        plan_j = np.zeros((len(self.lines), 3, width), dtype=np.int64)
+        plan_c = np.zeros((len(self.lines), 3, width))
+        plan_n = np.zeros((len(self.lines), 3), dtype=np.int64)
+        for li, line_plan in enumerate(plan):
+            for q, entries in enumerate(line_plan):
+                plan_n[li, q] = len(entries)
+                for t, (j, cj) in enumerate(entries):
+                    plan_j[li, q, t], plan_c[li, q, t] = j, cj
+        self._fast = (_fast, lib, M, NORM, HALF, HALF32, (plan_j, plan_c, plan_n))
+        return self._fast
+
+    def _kernel_inputs(self, x: np.ndarray, P: np.ndarray) -> tuple:
+        """x (contiguous), its ascending key and sign, and (n, lines) positions, widths and areas."""
+        values = self.values(P)
+        C, F, A = (
+            np.ascontiguousarray(np.stack([values[getattr(line, q)] for line in self.lines], axis=1), dtype=float)
+            for q in ("position", "fwhm", "area")
+        )
+        x = np.ascontiguousarray(x, dtype=float)
+        sign = 1.0 if x.size < 2 or x[0] <= x[-1] else -1.0
+        key = x if sign > 0 else -x
+        return x, key, sign, C, F, A
 
     def _jacobian_rows(self, x: np.ndarray, P: np.ndarray, loss_side: str, dtype: type = np.float64) -> np.ndarray:
         P = np.atleast_2d(P)

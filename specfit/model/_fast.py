@@ -1,0 +1,89 @@
+"""The compiled GL kernels (``specfit/_ckernels.c``) for :class:`~specfit.model.core.CompiledModel`.
+
+The kernels are an optional extension built with the package (``setup.py``; AVX2/FMA code with
+glibc's vectorised ``exp``). They are used when the extension was built, the CPU has AVX2 and FMA,
+every line is a Gaussian, Lorentzian or GL(m) and the ties are affine; otherwise the numpy code runs
+(same numbers, to rounding: tests compare the two). ``SPECFIT_NO_CKERNELS=1`` switches them off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+
+import numpy as np
+
+_lib = None
+_tried = False
+
+_D = ctypes.POINTER(ctypes.c_double)
+_F = ctypes.POINTER(ctypes.c_float)
+_L = ctypes.POINTER(ctypes.c_long)
+_long, _dbl = ctypes.c_long, ctypes.c_double
+
+
+def _cpu_ok() -> bool:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return bool(features.get("AVX2")) and bool(features.get("FMA3"))
+
+
+def library():
+    """The loaded kernel library, or None (not built, CPU without AVX2/FMA, or switched off)."""
+    global _lib, _tried
+    if _tried:
+        return _lib
+    _tried = True
+    if os.environ.get("SPECFIT_NO_CKERNELS") or not _cpu_ok():
+        return None
+    spec = importlib.util.find_spec("specfit._ckernels")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:  # pragma: no cover - a broken build
+        return None
+    lib.gl_total.restype = None
+    lib.gl_total.argtypes = [_long, _long, _long, _D, _D, _dbl, _D, _D, _D, _D, _D, _D, _D]
+    common = [_long, _long, _long, _long, _long, _D, _D, _dbl, _D, _D, _D, _D, _D, _D, _L, _D, _L, _D]
+    lib.gl_jacobian_f64.restype = ctypes.c_int
+    lib.gl_jacobian_f64.argtypes = [*common, _D]
+    lib.gl_jacobian_f32.restype = ctypes.c_int
+    lib.gl_jacobian_f32.argtypes = [*common, _F]
+    _lib = lib
+    return _lib
+
+
+def _p(a: np.ndarray, kind=_D):
+    return a.ctypes.data_as(kind)
+
+
+def _c(a, dtype=np.float64) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def total(lib, x, key, sign, C, F, A, M, NORM, HALF) -> np.ndarray:
+    """Sum of GL lines, (n, m)."""
+    n, n_lines = C.shape
+    out = np.empty((n, x.size))
+    lib.gl_total(n, n_lines, x.size, _p(x), _p(key), sign, _p(C), _p(F), _p(A), _p(M), _p(NORM), _p(HALF), _p(out))
+    return out
+
+
+def jacobian(lib, x, key, sign, C, F, A, M, NORM, HALF, plan, W, k: int, dtype) -> np.ndarray:
+    """Jacobian w.r.t. the free parameters, (n, k, m) in ``dtype`` (float32 or float64)."""
+    plan_j, plan_c, plan_n = plan
+    n, n_lines = C.shape
+    single = np.dtype(dtype) == np.float32
+    out = np.zeros((n, k, x.size), dtype=np.float32 if single else np.float64)
+    func = lib.gl_jacobian_f32 if single else lib.gl_jacobian_f64
+    status = func(
+        n, n_lines, x.size, k, plan_j.shape[2], _p(x), _p(key), sign, _p(C), _p(F), _p(A), _p(M), _p(NORM),
+        _p(HALF), _p(plan_j, _L), _p(plan_c), _p(plan_n, _L), _p(W), _p(out, _F if single else _D),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError("the Jacobian kernel could not allocate its work space")
+    return out
