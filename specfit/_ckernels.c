@@ -121,3 +121,60 @@ int gl_jacobian_f32(long n, long L, long m, long k, long width, const double *x,
                     const double *W, float *out) {
     JACOBIAN_BODY(float)
 }
+
+/*
+ * Iterative Shirley background of each row of y (n, m), as specfit.backgrounds._shirley_iterate does
+ * it (same fixed point, same per-row stopping rule): bg (n, m) is the output, started at each row's
+ * no-loss-end level lo; xs (m) are distances from the no-loss end; uniform != 0 uses the uniform-grid
+ * form. The caller passes finite data only (-ffinite-math-only).
+ */
+void shirley_rows(long n, long m, const double *y, const double *lo, const double *hi, const double *xs,
+                  int uniform, double limit, long max_iter, double *bg) {
+    double *cum = (double *)malloc((size_t)m * sizeof(double));
+    if (!cum) return;
+    for (long i = 0; i < n; i++) {
+        const double *yr = y + i * m;
+        double *b = bg + i * m;
+        for (long p = 0; p < m; p++) b[p] = lo[i];
+        for (long it = 0; it < max_iter; it++) {
+            double total, factor, offset;
+            if (uniform) {
+                double s = 0.0, d0 = yr[0] - b[0];
+                for (long p = 0; p < m; p++) {
+                    double d = yr[p] - b[p];
+                    s += d;
+                    cum[p] = s - 0.5 * d;
+                }
+                total = cum[m - 1] - 0.5 * d0;
+                offset = -0.5 * d0;
+            } else {
+                double s = 0.0;
+                cum[0] = 0.0;
+                for (long p = 1; p < m; p++) {
+                    s += 0.5 * ((yr[p - 1] - b[p - 1]) + (yr[p] - b[p])) * (xs[p] - xs[p - 1]);
+                    cum[p] = s;
+                }
+                total = cum[m - 1];
+                offset = 0.0;
+            }
+            double change = 0.0;
+            if (fabs(total) > 0.0) {
+                factor = (hi[i] - lo[i]) / total;
+                for (long p = 0; p < m; p++) {
+                    double v = lo[i] + (cum[p] + offset) * factor;
+                    double dv = fabs(b[p] - v);
+                    if (dv > change) change = dv;
+                    b[p] = v;
+                }
+            } else {
+                for (long p = 0; p < m; p++) {
+                    double dv = fabs(b[p] - lo[i]);
+                    if (dv > change) change = dv;
+                    b[p] = lo[i];
+                }
+            }
+            if (!(change > limit)) break;
+        }
+    }
+    free(cum);
+}

@@ -119,8 +119,20 @@ def shirley(
     steps = np.diff(xs)
     uniform = bool(steps.size) and np.allclose(steps, steps[0], rtol=1e-12, atol=0)
 
+    from .model import _fast  # the compiled kernels, when built (see specfit/_ckernels.c)
+
+    lib = _fast.library()
+    xs_c = np.ascontiguousarray(xs, dtype=float)
+
     def iterate(start: int) -> None:  # blocks write disjoint rows of bg: safe in threads
         part = slice(start, start + block)
+        rows = np.ascontiguousarray(y2[part])
+        if lib is not None and np.isfinite(rows).all():
+            lo_c, hi_c = (np.ascontiguousarray(v[part].ravel(), dtype=float) for v in (lo2, hi2))
+            if np.isfinite(lo_c).all() and np.isfinite(hi_c).all():
+                # the same iteration in C, one row at a time from registers: ~5x faster
+                _fast.shirley_rows(lib, rows, lo_c, hi_c, xs_c, uniform, limit, max_iter, bg[part])
+                return
         bg[part] = lo2[part]
         _shirley_iterate(y2[part], lo2[part], hi2[part], bg[part], xs, limit, max_iter, uniform)
 

@@ -84,3 +84,19 @@ def test_kernels_equal_numpy(name, descending):
 def test_kernels_are_not_used_for_other_shapes():
     compiled = _compiled(MODELS["gl30 doublets"].replace("GL(30)", "SGL(30)"))
     assert compiled._compiled_lines() is None
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_shirley_kernel_equals_numpy(monkeypatch, uniform):
+    from specfit.backgrounds import shirley
+
+    rng = np.random.default_rng(3)
+    x = np.linspace(172.0, 154.0, 601)
+    if not uniform:
+        x = np.sort(np.concatenate([x, rng.uniform(154.0, 172.0, 40)]))[::-1]
+    peaks = 5000 * np.exp(-((x[None, :] - rng.uniform(158, 166, (60, 1))) ** 2))
+    y = rng.poisson(peaks + 300 + 20 * (x[None, :] < 160)).astype(float)
+    fast = shirley(x, y, average_points=5)
+    monkeypatch.setattr(_fast, "_lib", None)  # library() now answers None: the numpy iteration
+    slow = shirley(x, y, average_points=5)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12 * np.abs(slow).max())

@@ -53,6 +53,8 @@ def library():
     lib.gl_jacobian_f64.argtypes = [*common, _D]
     lib.gl_jacobian_f32.restype = ctypes.c_int
     lib.gl_jacobian_f32.argtypes = [*common, _F]
+    lib.shirley_rows.restype = None
+    lib.shirley_rows.argtypes = [_long, _long, _D, _D, _D, _D, ctypes.c_int, _dbl, _long, _D]
     _lib = lib
     return _lib
 
@@ -87,3 +89,9 @@ def jacobian(lib, x, key, sign, C, F, A, M, NORM, HALF, plan, W, k: int, dtype) 
     if status != 0:
         raise MemoryError("the Jacobian kernel could not allocate its work space")
     return out
+
+
+def shirley_rows(lib, y, lo, hi, xs, uniform: bool, limit: float, max_iter: int, out) -> None:
+    """Shirley iteration of the rows of ``y`` into ``out`` (both (n, m), C-contiguous float64)."""
+    n, m = y.shape
+    lib.shirley_rows(n, m, _p(y), _p(lo), _p(hi), _p(xs), int(uniform), float(limit), int(max_iter), _p(out))
