@@ -424,6 +424,12 @@ def format_shape(shape: LineShape) -> str:
     return f"{name}({','.join(f'{shape.params[k]:g}' for k in _ARGS[shape.kind] if k in shape.params)})"
 
 
+@functools.lru_cache(maxsize=64)
+def gl_unit_true_fwhm(p: float) -> float:
+    """True FWHM of GL(p) for a unit width parameter (GL scales with it: multiply by the width)."""
+    return true_fwhm(LineShape("gl", {"p": p}), 1.0)
+
+
 def true_fwhm(shape: LineShape | str, fwhm: float) -> float:
     """Measure the full width at half maximum of ``shape`` numerically (for GL, Voigt, LA, DS)."""
     shape = parse_shape(shape)

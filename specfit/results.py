@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .io.native import register_loadable
-from .lineshapes import format_shape
+from .lineshapes import format_shape, gl_unit_true_fwhm
 from .model.core import CompiledModel, Model
 
 __all__ = ["FitResult", "FitStackResult"]
@@ -73,7 +73,7 @@ def line_table_arrays(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray) -
         if line.shape.kind in ("gaussian", "lorentzian", "sgl", "pseudo_voigt"):
             tf[:, j] = out["fwhm"][:, j]
         else:
-            unit = line.shape.true_fwhm(1.0) if line.shape.kind == "gl" else None
+            unit = gl_unit_true_fwhm(line.shape.params.get("p", 30.0)) if line.shape.kind == "gl" else None
             tf[:, j] = (
                 unit * out["fwhm"][:, j]
                 if unit is not None

@@ -261,8 +261,10 @@ def solve(
             # single-precision Jacobian while iterating (~2x faster model derivatives and J^T J); the
             # residuals, the normal equations' solution and the covariance stay in double precision
             extra["jac_dtype"] = np.float32
-        if "workers" in accepted and n >= 256:
-            # fun/jac are pure numpy functions of their arguments: safe to run on several cores
+        if "workers" in accepted and n >= 128:
+            # fun/jac are pure functions of their arguments: safe to run on several cores. From 128 spectra
+            # (two chunks) on: the 200-level benchmark profile took 37 ms with 2 threads, 40 ms with one
+            # (the compiled kernels release the GIL)
             extra["workers"] = min(2, os.cpu_count() or 1)
         # lmfit's leastsq stopping rules (ftol = xtol = 1.5e-8, no gtol test), so that the batch path and
         # the per-spectrum lmfit path (solver="lmfit") stop alike: on the 5,000-spectrum benchmark map

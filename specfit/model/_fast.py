@@ -17,9 +17,9 @@ import numpy as np
 _lib = None
 _tried = False
 
-_D = ctypes.POINTER(ctypes.c_double)
-_F = ctypes.POINTER(ctypes.c_float)
-_L = ctypes.POINTER(ctypes.c_long)
+# arrays are passed as plain addresses (c_void_p): cheaper per call than typed pointers; every array
+# handed over is made C-contiguous with the right dtype first (_c)
+_D = _F = _L = ctypes.c_void_p
 _long, _dbl = ctypes.c_long, ctypes.c_double
 
 
@@ -59,8 +59,8 @@ def library():
     return _lib
 
 
-def _p(a: np.ndarray, kind=_D):
-    return a.ctypes.data_as(kind)
+def _p(a: np.ndarray, kind=None) -> int:
+    return a.ctypes.data
 
 
 def _c(a, dtype=np.float64) -> np.ndarray:

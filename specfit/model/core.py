@@ -600,11 +600,14 @@ class CompiledModel:
 
     def _kernel_inputs(self, x: np.ndarray, P: np.ndarray) -> tuple:
         """x (contiguous), its ascending key and sign, and (n, lines) positions, widths and areas."""
-        values = self.values(P)
-        C, F, A = (
-            np.ascontiguousarray(np.stack([values[getattr(line, q)] for line in self.lines], axis=1), dtype=float)
-            for q in ("position", "fwhm", "area")
-        )
+        Amat, b, index = self.affine  # the kernels are only used with affine ties
+        cols = self.__dict__.get("_kernel_columns")
+        if cols is None:  # columns of the values (P @ A + b) holding each line's position, width, area
+            cols = [np.array([index[getattr(line, q)] for line in self.lines]) for q in ("position", "fwhm", "area")]
+            self._kernel_columns = cols
+        P = np.atleast_2d(P)
+        small = P.shape[0] <= 512  # as in values(): BLAS for solver chunks, einsum for long stacks
+        C, F, A = ((P @ Amat[:, c] if small else np.einsum("nk,kv->nv", P, Amat[:, c])) + b[c] for c in cols)
         x = np.ascontiguousarray(x, dtype=float)
         sign = 1.0 if x.size < 2 or x[0] <= x[-1] else -1.0
         key = x if sign > 0 else -x
