@@ -570,9 +570,11 @@ def least_squares_batch(
         chunk = max(_MIN_CHUNK, _CHUNK_BYTES // (8 * m * k))
         if workers > 1:
             # threads share the GIL: the many small per-iteration operations of a chunk contend for it,
-            # so fewer, larger chunks (while every thread still gets at least two) overlap better
+            # so fewer, larger chunks overlap better; as many chunks per thread as the size limit
+            # needs, all of one size (no short last chunk leaving a thread idle)
             big = max(_MIN_CHUNK, _THREADED_CHUNK_BYTES // (8 * m * k))
-            chunk = max(chunk, min(big, -(-n // (2 * workers))))
+            n_chunks = workers * -(-n // (workers * big))
+            chunk = max(_MIN_CHUNK, -(-n // n_chunks))
 
     outputs = (out_x, out_cost, out_status, out_nfev, out_njev, out_jac, out_cov)
 
