@@ -95,6 +95,17 @@ def synthetic_stack(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, Y
 
 
+def start_values(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The start values specfit uses: the model's positions and width, each area a share of the net
+    trapezoid integral (as specfit's initial_rows guesses it)."""
+    area = abs(np.trapezoid(y - shirley(x, y, average_points=5), x)) / 4.5
+    return {
+        "PS4_fwhm": 1.0,
+        **{f"{k}_position": v for k, v in DOUBLETS.items()},
+        **{f"{k}_area": area for k in DOUBLETS},
+    }
+
+
 def plain_lmfit_fit(x: np.ndarray, y: np.ndarray, start: dict[str, float]) -> dict[str, float]:
     """The baseline: one spectrum with lmfit, written out by hand (no specfit model machinery)."""
     bg = shirley(x, y, average_points=5)
@@ -182,8 +193,7 @@ def bench(label: str, dims: dict[str, int], subset: int, seed: int, repeat: int 
     # warm-up, untimed, for both sides: one-time costs (lazy imports, caches, BLAS controller) are not
     # throughput; a cold first call added 20-40 ms to the 200-level profile's ~70 ms
     specfit.fit(make_leaf(Y[:2], "binding_energy", x, attrs={"technique": "xps"}, extra_dims={"i": [0, 1]}), model)
-    start0 = {"PS4_fwhm": 1.0, **{f"{k}_position": v for k, v in DOUBLETS.items()}}
-    plain_lmfit_fit(x, Y[0], {**start0, **{f"{k}_area": 1e3 for k in DOUBLETS}})
+    plain_lmfit_fit(x, Y[0], start_values(x, Y[0]))
 
     # specfit on the whole stack (batch), or on the subset when only the lmfit fallback exists
     if have_batch:
@@ -205,17 +215,7 @@ def bench(label: str, dims: dict[str, int], subset: int, seed: int, repeat: int 
 
     # the plain lmfit loop on the subset, from the same start values specfit used
     def lmfit_loop() -> list[dict[str, float]]:
-        out = []
-        for i in rows:
-            net = Y[i] - shirley(x, Y[i], average_points=5)
-            start_area = abs(np.trapezoid(net, x)) / 4.5
-            start = {
-                "PS4_fwhm": 1.0,
-                **{f"{k}_position": v for k, v in DOUBLETS.items()},
-                **{f"{k}_area": start_area for k in DOUBLETS},
-            }
-            out.append(plain_lmfit_fit(x, Y[i], start))
-        return out
+        return [plain_lmfit_fit(x, Y[i], start_values(x, Y[i])) for i in rows]
 
     ref, t_loop, c_loop = best_of(repeat, lmfit_loop)
     t_loop *= n / rows.size
@@ -223,16 +223,7 @@ def bench(label: str, dims: dict[str, int], subset: int, seed: int, repeat: int 
     # typical user code (lmfit.Model with expression ties), on a smaller subset
     few = rows[: max(10, rows.size // 4)]
     t0 = time.perf_counter()
-    typical = []
-    for i in few:
-        net = Y[i] - shirley(x, Y[i], average_points=5)
-        a0 = abs(np.trapezoid(net, x)) / 4.5
-        start = {
-            "PS4_fwhm": 1.0,
-            **{f"{k}_position": v for k, v in DOUBLETS.items()},
-            **{f"{k}_area": a0 for k in DOUBLETS},
-        }
-        typical.append(lmfit_model_fit(x, Y[i], start))
+    typical = [lmfit_model_fit(x, Y[i], start_values(x, Y[i])) for i in few]
     t_typical = (time.perf_counter() - t0) * n / few.size
     worst = 0.0
     for name, values in flat.items():
