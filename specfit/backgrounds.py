@@ -126,11 +126,11 @@ def shirley(
 
     def iterate(start: int) -> None:  # blocks write disjoint rows of bg: safe in threads
         part = slice(start, start + block)
-        rows = np.ascontiguousarray(y2[part])
-        if lib is not None and np.isfinite(rows).all():
+        if lib is not None:
+            rows = np.ascontiguousarray(y2[part])
             lo_c, hi_c = (np.ascontiguousarray(v[part].ravel(), dtype=float) for v in (lo2, hi2))
-            if np.isfinite(lo_c).all() and np.isfinite(hi_c).all():
-                # the same iteration in C, one row at a time from registers: ~5x faster
+            if np.isfinite(rows).all() and np.isfinite(lo_c).all() and np.isfinite(hi_c).all():
+                # the same iteration in C (finite data only), one row at a time: 2.5x faster
                 _fast.shirley_rows(lib, rows, lo_c, hi_c, xs_c, uniform, limit, max_iter, bg[part])
                 return
         bg[part] = lo2[part]
