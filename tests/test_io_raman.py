@@ -283,18 +283,22 @@ def test_labspec_txt_export_is_the_l6s_reference():
 # --------------------------------------------------------------------------------------------
 
 
-def _two_columns(*parts: str) -> np.ndarray:
-    return np.loadtxt(corpus_path("raman", *parts))
+def _native_equals_export(native: tuple[str, str], export: tuple[str, str], points: int):
+    """The decoded native file against the vendor's two-column text export of the same spectrum: same
+    points, axis and intensity equal to the export's 6 significant digits. Returns the leaf."""
+    ds = _only(_read(*native))
+    ref = np.loadtxt(corpus_path("raman", *export))
+    assert ds.attrs["source_format"] == native[0]
+    assert ds.sizes["raman_shift"] == points == len(ref)
+    np.testing.assert_allclose(ds["raman_shift"].values, ref[:, 0], rtol=5e-6, atol=0)
+    np.testing.assert_allclose(ds["intensity"].values, ref[:, 1], rtol=5e-6, atol=0)
+    return ds
 
 
 def test_l6s_equals_labspec_text_export_of_the_same_spectrum():
     """LabSpec's export writes 6 significant digits: the decoded float32 values agree to that."""
-    ds = _only(_read("horiba_l6s", "PST10_iR785_OP01_8000msx8.l6s"))
-    ref = _two_columns("horiba_txt", "PST10_iR785_OP01_8000msx8.txt")
-    assert ds.attrs["source_format"] == "horiba_l6s"
-    assert ds.sizes["raman_shift"] == 1024 == len(ref)
-    np.testing.assert_allclose(ds["raman_shift"].values, ref[:, 0], rtol=5e-6, atol=0)
-    np.testing.assert_allclose(ds["intensity"].values, ref[:, 1], rtol=5e-6, atol=0)
+    name = "PST10_iR785_OP01_8000msx8"
+    ds = _native_equals_export(("horiba_l6s", f"{name}.l6s"), ("horiba_txt", f"{name}.txt"), 1024)
     assert ds["intensity"].attrs["units"] == "counts"
     # 8000 ms x 8 accumulations, as the file name says; LabSpec's clock shows 1:05 for the whole run
     assert ds.attrs["exposure_per_frame_s"] == 8.0 and ds.attrs["frames"] == 8
@@ -306,13 +310,9 @@ def test_l6s_equals_labspec_text_export_of_the_same_spectrum():
 
 
 def test_wxd_equals_wire_text_export_of_the_same_spectrum():
-    ds = _only(_read("renishaw_wxd", "PST_Reflex532_Z050_010_10000msx2.wxd"))
-    ref = _two_columns("renishaw_txt", "PST_Reflex532_Z050_010_10000msx2.txt")
-    assert ds.attrs["source_format"] == "renishaw_wxd"
-    assert ds.sizes["raman_shift"] == 2578 == len(ref)
     # the native (non-uniform) axis, in the file's descending order, like the export
-    np.testing.assert_allclose(ds["raman_shift"].values, ref[:, 0], rtol=5e-6, atol=0)
-    np.testing.assert_allclose(ds["intensity"].values, ref[:, 1], rtol=5e-6, atol=0)
+    name = "PST_Reflex532_Z050_010_10000msx2"
+    ds = _native_equals_export(("renishaw_wxd", f"{name}.wxd"), ("renishaw_txt", f"{name}.txt"), 2578)
     assert ds["raman_shift"].values[[0, -1]] == pytest.approx([3501.0625, 100.2655], abs=1e-3)
     # 532 nm laser, 10000 ms x 2 as the file name says
     assert ds.attrs["laser_wavelength_nm"] == pytest.approx(1e7 / 18793.0)

@@ -72,16 +72,26 @@ def test_zeroed_header_raises_read_error(path, tmp_path):
         _read(damaged)
 
 
-@pytest.mark.timeout(60)
-def test_garbled_spc_counts_raise(tmp_path):
-    """Implausible point/subfile counts in an SPC header are reported with their byte offset."""
-    src = CORPUS / "raman" / "galactic_spc" / "RAMAN.SPC"
+def _edited_copy(tmp_path, relative: str, edit, name: str | None = None):
+    """A copy of corpus file ``raman/<relative>`` in tmp_path with ``edit(bytearray)`` applied."""
+    src = CORPUS / "raman" / relative
     if not src.exists():
         pytest.skip("corpus absent")
     raw = bytearray(src.read_bytes())
-    raw[4:8] = (10**9).to_bytes(4, "little")  # fnpts
-    damaged = tmp_path / "RAMAN.SPC"
+    edit(raw)
+    damaged = tmp_path / (name or src.name)
     damaged.write_bytes(bytes(raw))
+    return damaged
+
+
+@pytest.mark.timeout(60)
+def test_garbled_spc_counts_raise(tmp_path):
+    """Implausible point/subfile counts in an SPC header are reported with their byte offset."""
+
+    def fnpts(raw):
+        raw[4:8] = (10**9).to_bytes(4, "little")
+
+    damaged = _edited_copy(tmp_path, "galactic_spc/RAMAN.SPC", fnpts)
     with pytest.raises(ReadError):  # no longer recognised as SPC from its content
         specfit.read(damaged)
     with pytest.raises(ReadError, match="implausible number of points") as info:
@@ -91,13 +101,11 @@ def test_garbled_spc_counts_raise(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_garbled_wdf_block_size_raises(tmp_path):
-    src = CORPUS / "raman" / "renishaw_wdf" / "renishaw_test_spectrum.wdf"
-    if not src.exists():
-        pytest.skip("corpus absent")
-    raw = bytearray(src.read_bytes())
-    raw[8:16] = (2**40).to_bytes(8, "little")  # first block claims a terabyte
-    damaged = tmp_path / "bad.wdf"
-    damaged.write_bytes(bytes(raw))
+
+    def terabyte_block(raw):  # the first block claims a terabyte
+        raw[8:16] = (2**40).to_bytes(8, "little")
+
+    damaged = _edited_copy(tmp_path, "renishaw_wdf/renishaw_test_spectrum.wdf", terabyte_block, "bad.wdf")
     with pytest.raises(ReadError, match="truncated") as info:
         specfit.read(damaged)
     assert info.value.offset == 0
@@ -107,13 +115,11 @@ def test_garbled_wdf_block_size_raises(tmp_path):
 def test_l6s_axis_value_changed_is_refused(tmp_path):
     """The .l6s decoder checks each array against the range stored beside it: a changed axis value
     (here the first Raman shift, float32 at byte 4881) is refused, not returned."""
-    src = CORPUS / "raman" / "horiba_l6s" / "PST10_iR785_OP01_8000msx8.l6s"
-    if not src.exists():
-        pytest.skip("corpus absent")
-    raw = bytearray(src.read_bytes())
-    raw[4881:4885] = np.float32(150.0).tobytes()
-    damaged = tmp_path / src.name
-    damaged.write_bytes(bytes(raw))
+
+    def first_shift(raw):
+        raw[4881:4885] = np.float32(150.0).tobytes()
+
+    damaged = _edited_copy(tmp_path, "horiba_l6s/PST10_iR785_OP01_8000msx8.l6s", first_shift)
     with pytest.raises(ReadError, match="minimum|range") as info:
         specfit.read(damaged)
     assert info.value.offset == 4881
@@ -122,13 +128,11 @@ def test_l6s_axis_value_changed_is_refused(tmp_path):
 @pytest.mark.timeout(60)
 def test_wxd_flipped_byte_in_the_spectrum_stream_is_refused(tmp_path):
     """zlib's checksum catches a damaged compressed spectrum; the reader then finds no spectrum."""
-    src = CORPUS / "raman" / "renishaw_wxd" / "PST_Reflex532_Z050_010_10000msx2.wxd"
-    if not src.exists():
-        pytest.skip("corpus absent")
-    raw = bytearray(src.read_bytes())
-    raw[80000] ^= 0xFF  # inside the DataSet stream (70745 .. 90754)
-    damaged = tmp_path / src.name
-    damaged.write_bytes(bytes(raw))
+
+    def flip(raw):  # a byte inside the DataSet stream (70745 .. 90754)
+        raw[80000] ^= 0xFF
+
+    damaged = _edited_copy(tmp_path, "renishaw_wxd/PST_Reflex532_Z050_010_10000msx2.wxd", flip)
     with pytest.raises(ReadError, match="datasets found|spectral axis") as info:
         specfit.read(damaged)
-    assert src.name in str(info.value)
+    assert damaged.name in str(info.value)

@@ -18,9 +18,8 @@ _lib = None
 _tried = False
 
 # arrays are passed as plain addresses (c_void_p): cheaper per call than typed pointers; every array
-# handed over is made C-contiguous with the right dtype first (_c)
-_D = _F = _L = ctypes.c_void_p
-_long, _dbl = ctypes.c_long, ctypes.c_double
+# handed over is C-contiguous with the dtype the C side expects
+_ptr, _long, _dbl = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
 
 
 def _cpu_ok() -> bool:
@@ -47,24 +46,19 @@ def library():
     except OSError:  # pragma: no cover - a broken build
         return None
     lib.gl_total.restype = None
-    lib.gl_total.argtypes = [_long, _long, _long, _D, _D, _dbl, _D, _D, _D, _D, _D, _D, _D]
-    common = [_long, _long, _long, _long, _long, _D, _D, _dbl, _D, _D, _D, _D, _D, _D, _L, _D, _L, _D]
-    lib.gl_jacobian_f64.restype = ctypes.c_int
-    lib.gl_jacobian_f64.argtypes = [*common, _D]
-    lib.gl_jacobian_f32.restype = ctypes.c_int
-    lib.gl_jacobian_f32.argtypes = [*common, _F]
+    lib.gl_total.argtypes = [_long, _long, _long, _ptr, _ptr, _dbl, _ptr, _ptr, _ptr, _ptr, _ptr, _ptr, _ptr]
+    for name in ("gl_jacobian_f64", "gl_jacobian_f32"):  # n, L, m, k, width; x, key; sign; 10 arrays, out
+        func = getattr(lib, name)
+        func.restype = ctypes.c_int
+        func.argtypes = [_long] * 5 + [_ptr, _ptr, _dbl] + [_ptr] * 11
     lib.shirley_rows.restype = None
-    lib.shirley_rows.argtypes = [_long, _long, _D, _D, _D, _D, ctypes.c_int, _dbl, _long, _D]
+    lib.shirley_rows.argtypes = [_long, _long, _ptr, _ptr, _ptr, _ptr, ctypes.c_int, _dbl, _long, _ptr]
     _lib = lib
     return _lib
 
 
-def _p(a: np.ndarray, kind=None) -> int:
+def _p(a: np.ndarray) -> int:
     return a.ctypes.data
-
-
-def _c(a, dtype=np.float64) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def total(lib, x, key, sign, C, F, A, M, NORM, HALF) -> np.ndarray:
@@ -84,7 +78,7 @@ def jacobian(lib, x, key, sign, C, F, A, M, NORM, HALF, plan, W, k: int, dtype) 
     func = lib.gl_jacobian_f32 if single else lib.gl_jacobian_f64
     status = func(
         n, n_lines, x.size, k, plan_j.shape[2], _p(x), _p(key), sign, _p(C), _p(F), _p(A), _p(M), _p(NORM),
-        _p(HALF), _p(plan_j, _L), _p(plan_c), _p(plan_n, _L), _p(W), _p(out, _F if single else _D),
+        _p(HALF), _p(plan_j), _p(plan_c), _p(plan_n), _p(W), _p(out),
     )  # fmt: skip
     if status != 0:
         raise MemoryError("the Jacobian kernel could not allocate its work space")
