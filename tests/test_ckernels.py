@@ -100,3 +100,24 @@ def test_shirley_kernel_equals_numpy(monkeypatch, uniform):
     monkeypatch.setattr(_fast, "_lib", None)  # library() now answers None: the numpy iteration
     slow = shirley(x, y, average_points=5)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12 * np.abs(slow).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_equations_kernel_equals_numpy(dtype):
+    """J^T J and J^T r of the solver (batch._normal) in C against double-precision numpy products."""
+    from specfit.fitting.batch import _normal
+
+    rng = np.random.default_rng(3)
+    for k in (1, 4, 7, 10):  # column blocks of four and the remainder
+        Jt = rng.normal(size=(5, k, 301)).astype(dtype)
+        Jt[:, -1] *= 1e3  # columns of different scales, as in a real Jacobian
+        r = rng.normal(size=(5, 301))
+        A, g = _normal(Jt, r)
+        J64 = Jt.astype(np.float64)
+        A_ref, g_ref = J64 @ J64.transpose(0, 2, 1), np.einsum("nkm,nm->nk", J64, r)
+        tol = 1e-6 if dtype == np.float32 else 1e-13
+        assert A.dtype == g.dtype == np.float64
+        np.testing.assert_allclose(A, A_ref, rtol=tol, atol=tol * np.abs(A_ref).max())
+        np.testing.assert_allclose(A, A.transpose(0, 2, 1), rtol=0, atol=0)  # exactly symmetric
+        # J^T r is accumulated in double precision in both variants
+        np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12 * np.abs(g_ref).max())

@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FitError
+from ..model import _fast
 
 __all__ = ["BatchSolution", "least_squares_batch", "tune_malloc"]
 
@@ -684,11 +685,16 @@ def _trust_region_step(w: np.ndarray, beta: np.ndarray, radius: np.ndarray) -> t
 
 
 def _normal(Jt: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """J^T J (n,k,k) and J^T r (n,k) from the transposed Jacobian Jt (n,k,m), batched BLAS products.
+    """J^T J (n,k,k) and J^T r (n,k) from the transposed Jacobian Jt (n,k,m), in double precision.
 
-    A single-precision Jacobian gives single-precision products (r rounded to single precision; no
-    double-precision copy of J), returned in double precision for the damping and the step.
+    A single-precision Jacobian gives single-precision J^T J (no double-precision copy of J). With the
+    compiled kernels (specfit/_ckernels.c, ``normal_f32``/``normal_f64``): 0.19 against einsum's 0.44 ms
+    per 100-spectrum chunk of 7 x 600 single-precision Jacobians, 0.36 against 0.79 ms in double
+    precision, J^T r accumulated in double precision.
     """
+    lib = _fast.library()
+    if lib is not None and Jt.dtype in (np.float32, np.float64) and Jt.flags.c_contiguous:
+        return _fast.normal(lib, Jt, np.ascontiguousarray(r, dtype=np.float64))
     if Jt.dtype == np.float32:
         # einsum, not batched matmul: for these (k x m) @ (m x k) stacks numpy's own loop took 0.35 ms
         # per 87-spectrum chunk against 0.58 ms through OpenBLAS (one sgemm call per spectrum), and it

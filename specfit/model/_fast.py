@@ -53,6 +53,10 @@ def library():
         func.argtypes = [_long] * 5 + [_ptr, _ptr, _dbl] + [_ptr] * 11
     lib.shirley_rows.restype = None
     lib.shirley_rows.argtypes = [_long, _long, _ptr, _ptr, _ptr, _ptr, ctypes.c_int, _dbl, _long, _ptr]
+    for name in ("normal_f32", "normal_f64"):  # n, k, m; Jt, r, A, g
+        func = getattr(lib, name)
+        func.restype = None
+        func.argtypes = [_long] * 3 + [_ptr] * 4
     _lib = lib
     return _lib
 
@@ -89,3 +93,14 @@ def shirley_rows(lib, y, lo, hi, xs, uniform: bool, limit: float, max_iter: int,
     """Shirley iteration of the rows of ``y`` into ``out`` (both (n, m), C-contiguous float64)."""
     n, m = y.shape
     lib.shirley_rows(n, m, _p(y), _p(lo), _p(hi), _p(xs), int(uniform), float(limit), int(max_iter), _p(out))
+
+
+def normal(lib, Jt: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """J^T J (n, k, k) and J^T r (n, k) in double precision from Jt (n, k, m; float32 or float64, C-contiguous)
+    and r (n, m; float64, C-contiguous)."""
+    n, k, m = Jt.shape
+    A = np.empty((n, k, k))
+    g = np.empty((n, k))
+    func = lib.normal_f32 if Jt.dtype == np.float32 else lib.normal_f64
+    func(n, k, m, _p(Jt), _p(r), _p(A), _p(g))
+    return A, g
