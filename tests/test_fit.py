@@ -427,3 +427,23 @@ def test_real_batch_solver_matches_lmfit_loop():
     for name in ("PS4_position", "PS4_fwhm", "PS4_area", "intermediate_position", "intermediate_area"):
         np.testing.assert_allclose(res.dataset[name], ref.dataset[name], rtol=1e-4)
         np.testing.assert_allclose(res.dataset[f"{name}_stderr"], ref.dataset[f"{name}_stderr"], rtol=2e-2)
+
+
+def test_compiled_model_is_reused_until_the_model_changes():
+    """specfit.fit reuses a model's Parameters and compiled form while the model is unchanged, and
+    compiles afresh as soon as it is changed in place (a changed bound must act on the next fit)."""
+    from specfit.model.core import compiled_model
+
+    model = Model.from_toml(S2P_TOML)
+    first = compiled_model(model, "binding_energy")
+    assert compiled_model(model, "binding_energy")[1] is first[1]
+    assert compiled_model(model, "kinetic_energy")[1] is not first[1]
+    # narrow the PS4 position window in place so that the truth (160.93) lies outside it
+    model.components[0].bounds["position_max"] = 160.85
+    params, compiled = compiled_model(model, "binding_energy")
+    assert compiled is not first[1]
+    assert params["PS4_position"].max == 160.85
+    with pytest.warns(FitWarning, match="bound"):
+        res = fit(s2p_dataset(), model)
+    pos = res.table().set_index("name").loc["PS4", "position"]
+    assert pos == pytest.approx(160.85, abs=1e-6)

@@ -21,7 +21,7 @@ import xarray as xr
 from ..conventions import INTENSITY
 from ..errors import FitError
 from ..lineshapes import format_shape
-from ..model.core import CompiledModel, Model, load_model
+from ..model.core import CompiledModel, Model, compiled_model, load_model
 from ..results import LINE_COLUMNS, FitResult, FitStackResult, line_table_arrays
 from .chunked import fit_chunked, is_dask_backed
 from .engine import (
@@ -115,8 +115,7 @@ def fit(
             return fit_chunked(obj, model, client=client, **kwargs)
         obj = obj.load()  # one lazy spectrum: just read it
     prep = prepare(obj, model, region=None, fit_range=range, weights=weights)
-    params = model.make_params(prep.axis)
-    compiled = CompiledModel(model, params, prep.axis)
+    params, compiled = compiled_model(model, prep.axis)  # shared: read only
     bg_static = static_background(model, prep)
     P0 = initial_rows(model, params, compiled, prep, bg_static)
     if not prep.extra_dims:

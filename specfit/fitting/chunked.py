@@ -22,7 +22,7 @@ import xarray as xr
 
 from ..conventions import INTENSITY, spectral_axis
 from ..errors import FitError
-from ..model.core import CompiledModel, Model
+from ..model.core import Model, compiled_model
 from ..results import FitStackResult
 
 __all__ = ["fit_chunked", "is_dask_backed"]
@@ -162,8 +162,7 @@ def _curves_block(
         coords={axis: (axis, x, {"units": "", "long_name": axis})},
     )
     prep = prepare(da, model, fit_range=fit_range, weights="none")
-    params = model.make_params(axis)
-    compiled = CompiledModel(model, params, axis)
+    _, compiled = compiled_model(model, axis)
     flat_P = P.reshape(-1, P.shape[-1])
     bg = static_background(model, prep)
     _, dyn, _ = compiled.evaluate(prep.x, flat_P, prep.loss_side)
