@@ -54,6 +54,46 @@ def _line_quantities(compiled: CompiledModel, P: np.ndarray) -> np.ndarray:
     return np.concatenate([pos, fw, ar, frac, comp, comp / np.where(tot != 0, tot, np.nan)], axis=1)
 
 
+def _affine_line_errors(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Standard errors of :func:`_line_quantities` when every value is affine in the free parameters
+    (``values = P @ A + b``): positions, widths and areas have constant gradients (rows of ``A``), the
+    area fractions ``a_j / total`` the quotient rule's. Same numbers as the numerical propagation
+    (tests compare them), without its 2k evaluations of every quantity: 0.2 instead of 2 ms for a
+    200-spectrum stack of 3 doublets."""
+    Amat, _, index = compiled.affine
+    lines = compiled.lines
+    L = len(lines)
+    grad = {q: Amat[:, [index[getattr(line, q)] for line in lines]].T for q in ("position", "fwhm", "area")}  # (L, k)
+    owners = np.array([line.component for line in lines])
+    same_owner = (owners[:, None] == owners[None, :]).astype(float)  # (L, L)
+    grad_comp = same_owner @ grad["area"]
+    grad_total = grad["area"].sum(axis=0)  # (k,)
+    area, comp = vals[:, 2 * L : 3 * L], vals[:, 4 * L : 5 * L]
+    total = area.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv = np.where(total != 0, 1.0 / total, np.nan)[:, None, None]
+
+    def constant(g: np.ndarray) -> np.ndarray:  # g (L, k): var = g C g^T per spectrum
+        return np.einsum("qk,nkl,ql->nq", g, cov, g)
+
+    def fraction(g: np.ndarray, part: np.ndarray) -> np.ndarray:  # d(part / total)
+        J = (g[None] - part[:, :, None] * inv * grad_total[None, None, :]) * inv
+        return np.einsum("nqk,nkl,nql->nq", J, cov, J)
+
+    var = np.concatenate(
+        [
+            constant(grad["position"]),
+            constant(grad["fwhm"]),
+            constant(grad["area"]),
+            fraction(grad["area"], area),
+            constant(grad_comp),
+            fraction(grad_comp, comp),
+        ],
+        axis=1,
+    )
+    return np.sqrt(np.clip(var, 0, None))
+
+
 def line_table_arrays(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray) -> dict[str, np.ndarray]:
     """Per-line values and standard errors, each (n, n_lines)."""
     from .fitting.engine import propagate
@@ -62,7 +102,12 @@ def line_table_arrays(compiled: CompiledModel, P: np.ndarray, cov: np.ndarray) -
     if L == 0:
         return {}
     vals = _line_quantities(compiled, P)
-    errs = propagate(lambda Q: _line_quantities(compiled, Q), P, cov) if P.shape[1] else np.zeros_like(vals)
+    if not P.shape[1]:
+        errs = np.zeros_like(vals)
+    elif compiled.affine is not None:
+        errs = _affine_line_errors(compiled, P, cov, vals)
+    else:
+        errs = propagate(lambda Q: _line_quantities(compiled, Q), P, cov)
     out = {}
     for i, key in enumerate(("position", "fwhm", "area", "area_fraction", "component_area", "component_area_fraction")):
         out[key] = vals[:, i * L : (i + 1) * L]

@@ -447,3 +447,27 @@ def test_compiled_model_is_reused_until_the_model_changes():
         res = fit(s2p_dataset(), model)
     pos = res.table().set_index("name").loc["PS4", "position"]
     assert pos == pytest.approx(160.85, abs=1e-6)
+
+
+def test_analytic_line_errors_equal_numerical_propagation():
+    """Errors of positions, widths, areas and (component) area fractions: the affine shortcut gives the
+    numbers of the general numerical propagation."""
+    from specfit.fitting.engine import propagate
+    from specfit.model.core import compiled_model
+    from specfit.results import _affine_line_errors, _line_quantities
+
+    model = Model.from_toml(S2P_TOML) + Peak("extra", position=166.0, fwhm=1.5, shape="GL(30)")
+    params, compiled = compiled_model(model, "binding_energy")
+    assert compiled.affine is not None
+    rng = np.random.default_rng(7)
+    k = len(compiled.free)
+    start = np.array([params[name].value for name in compiled.free])
+    P = np.where(np.isnan(start), 2000.0, start)[None] * (1 + 0.5 * rng.random((6, k)))  # NaN: unset areas
+    G = rng.normal(size=(6, k, k))
+    cov = G @ G.transpose(0, 2, 1) * 1e-2
+    vals = _line_quantities(compiled, P)
+    analytic = _affine_line_errors(compiled, P, cov, vals)
+    numerical = propagate(lambda Q: _line_quantities(compiled, Q), P, cov)
+    assert analytic.shape == numerical.shape == vals.shape
+    assert (analytic > 0).all()
+    np.testing.assert_allclose(analytic, numerical, rtol=1e-6)
