@@ -121,3 +121,46 @@ def test_normal_equations_kernel_equals_numpy(dtype):
         np.testing.assert_allclose(A, A.transpose(0, 2, 1), rtol=0, atol=0)  # exactly symmetric
         # J^T r is accumulated in double precision in both variants
         np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12 * np.abs(g_ref).max())
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 11, 16])
+def test_symmetric_eigen_kernel_equals_numpy(k):
+    """The solver's batched eigen-decomposition (Jacobi, eight matrices per SIMD pass) against LAPACK."""
+    from specfit.fitting.batch import _eigh
+
+    rng = np.random.default_rng(k)
+    n = 21  # not a multiple of the eight lanes
+    G = rng.normal(size=(n, k, k))
+    M = G @ G.transpose(0, 2, 1)
+    M[0] = np.eye(k)  # fully degenerate
+    M[1] = np.diag(np.arange(k, 0, -1.0))  # already diagonal, descending
+    if k > 2:
+        M[2, 1, :] = M[2, :, 1] = 0.0  # a decoupled parameter (zero Jacobian column) ...
+        M[2, 1, 1] = 1.0  # ... with the unit diagonal the solver gives it
+        M[3] = M[3] * np.outer(10.0 ** np.arange(k), 10.0 ** np.arange(k)) * 10.0**-k  # badly scaled
+    w, V = _eigh(M)
+    w_ref, _ = np.linalg.eigh(M)
+    scale = np.abs(w_ref).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(w, w_ref, rtol=0, atol=1e-13 * scale.max())
+    assert np.all(np.diff(w, axis=1) >= 0)  # ascending, as numpy's
+    np.testing.assert_allclose(V.transpose(0, 2, 1) @ V, np.broadcast_to(np.eye(k), M.shape), atol=1e-13)
+    recon = V @ (w[:, :, None] * V.transpose(0, 2, 1))
+    np.testing.assert_allclose(recon, M, atol=1e-13 * scale.max())
+    if k > 2:  # the decoupled parameter's eigenvector is exactly e_1
+        j = int(np.argmax(np.abs(V[2, 1, :])))
+        assert np.abs(V[2, 1, j]) == 1.0 and np.count_nonzero(V[2, :, j]) == 1
+    # the kernel was used (not numpy's fallback): its own entry point gives the same arrays
+    w_c, V_c = _fast.eigh(_fast.library(), M)
+    np.testing.assert_array_equal(w_c, w)
+    np.testing.assert_array_equal(V_c, V)
+
+
+def test_symmetric_eigen_falls_back_to_numpy():
+    from specfit.fitting.batch import _eigh
+
+    rng = np.random.default_rng(0)
+    G = rng.normal(size=(3, 17, 17))
+    M = G @ G.transpose(0, 2, 1)  # larger than the kernel takes
+    w, V = _eigh(M)
+    np.testing.assert_allclose(w, np.linalg.eigh(M)[0])
+    np.testing.assert_allclose(V @ (w[:, :, None] * V.transpose(0, 2, 1)), M, atol=1e-10)

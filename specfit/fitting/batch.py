@@ -79,13 +79,16 @@ _FD_REL_STEP = np.sqrt(_EPS)
 # With the transforms above an optimum outside a bound is approached to ~ftol*(cost/gradient), far
 # below this; an interior optimum closer than this to a bound is indistinguishable from one at it.
 _AT_BOUND_REL = 1e-6
-# Memory budget of one chunk's Jacobian (n_chunk * m * k float64). Small chunks keep the model's
-# temporaries (n_chunk * n_lines * m) in the L2/L3 caches: on the benchmark problem (600 points, 10
-# parameters, 1000 spectra) chunks of 50-100 spectra (2.4-4.8 MB) took 2.2-2.3 s, 200 took 3.4 s and
-# 700 took 6.4 s; the per-iteration Python overhead (~0.1 ms per chunk) stays negligible.
+# Memory budget of one chunk's Jacobian (n_chunk * m * k elements in the iteration Jacobian's precision:
+# 4 bytes with jac_dtype=float32). Small chunks keep the model's temporaries (n_chunk * n_lines * m) in
+# the L2/L3 caches: on the benchmark problem (600 points, 10 parameters, 1000 spectra, float64
+# Jacobians, numpy model code) chunks of 50-100 spectra (2.4-4.8 MB) took 2.2-2.3 s, 200 took 3.4 s
+# and 700 took 6.4 s. With the compiled kernels and single-precision Jacobians the 200-level benchmark
+# profile (600 points, 7 parameters) took 27-29 ms as one chunk of 200 (3.4 MB), 30-31 ms as two.
 _CHUNK_BYTES = 4 * 2**20
 # With worker threads (see least_squares_batch): 5,000 benchmark spectra, 2 threads, solver wall time
-# 1.40 s with 4 MB chunks, 1.21-1.27 s with 16 MB, 1.34 s with 32 MB.
+# 1.40 s with 4 MB chunks, 1.21-1.27 s with 16 MB, 1.34 s with 32 MB (float64 sizes; the 10,000-spectrum
+# benchmark map took 0.84-0.89 s in all, whether counted in float32 or float64 sizes).
 _THREADED_CHUNK_BYTES = 16 * 2**20
 _MIN_CHUNK = 16
 # Where a start value sits exactly on a bound (a stationary point of the transform, where lmfit's
@@ -568,12 +571,14 @@ def least_squares_batch(
     elif chunk_size is not None:
         chunk = max(1, int(chunk_size))
     else:
-        chunk = max(_MIN_CHUNK, _CHUNK_BYTES // (8 * m * k))
+        # the byte budgets count the iteration Jacobian in the precision it is computed in
+        item = np.dtype(problem.jac_dtype).itemsize
+        chunk = max(_MIN_CHUNK, _CHUNK_BYTES // (item * m * k))
         if workers > 1:
             # threads share the GIL: the many small per-iteration operations of a chunk contend for it,
             # so fewer, larger chunks overlap better; as many chunks per thread as the size limit
             # needs, all of one size (no short last chunk leaving a thread idle)
-            big = max(_MIN_CHUNK, _THREADED_CHUNK_BYTES // (8 * m * k))
+            big = max(_MIN_CHUNK, _THREADED_CHUNK_BYTES // (item * m * k))
             n_chunks = workers * -(-n // (workers * big))
             chunk = max(_MIN_CHUNK, -(-n // n_chunks))
 
@@ -614,6 +619,17 @@ def _assemble(bounds, x, cost, status, nfev, njev, jac, cov) -> BatchSolution:
     )
 
 
+def _eigh(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched symmetric eigen-decomposition: the compiled Jacobi kernel for small finite matrices
+    (1.1 against numpy's 3.6 µs per 7 x 7 matrix, see specfit/_ckernels.c), else ``numpy.linalg.eigh``."""
+    lib = _fast.library()
+    if lib is not None and 0 < M.shape[-1] <= _fast.SYM_EIG_MAX_K and len(M) and np.isfinite(M).all():
+        found = _fast.eigh(lib, M)
+        if found is not None:
+            return found
+    return np.linalg.eigh(M)
+
+
 def _decompose(A: np.ndarray, g: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eigen-decomposition of the scaled normal equations, for closed-form LM steps at any damping.
 
@@ -635,7 +651,7 @@ def _decompose(A: np.ndarray, g: np.ndarray, D: np.ndarray) -> tuple[np.ndarray,
     idx = np.arange(A.shape[1])
     zero_col = np.diagonal(A, axis1=1, axis2=2) == 0.0
     M[:, idx, idx] = np.where(zero_col, 1.0, M[:, idx, idx])
-    w, V = np.linalg.eigh(M)
+    w, V = _eigh(M)
     beta = np.einsum("ikl,ik->il", V, b)
     # Rounding gives tiny negative eigenvalues for singular M: those directions are flat.
     w = np.maximum(w, 0.0)
@@ -710,7 +726,7 @@ def _covariance(A: np.ndarray, cost: np.ndarray, dof: int) -> np.ndarray:
     singular = np.any(d == 0.0, axis=1)
     d_safe = np.where(d == 0.0, 1.0, d)
     C = A / d_safe[:, :, None] / d_safe[:, None, :]  # correlation-scaled: unit diagonal
-    w, V = np.linalg.eigh(C)
+    w, V = _eigh(C)
     singular |= w[:, 0] <= _SINGULAR_RCOND * w[:, -1]
     w_safe = np.where(w > 0, w, 1.0)
     Cinv = (V / w_safe[:, None, :]) @ V.transpose(0, 2, 1)

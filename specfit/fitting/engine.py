@@ -25,6 +25,13 @@ from ..model.core import CompiledModel, Model
 __all__ = ["FitWarning", "Prepared", "StackSolution", "batch_solver", "prepare", "solve"]
 
 
+#: stacks of at least this many spectra are fitted in two threads, one chunk each (or more). Each
+#: thread runs its own chunk's Levenberg–Marquardt bookkeeping, whose numpy calls on (chunk x k) arrays
+#: release and retake the GIL, so two threads contend for it; that pays only where the chunks are big
+#: enough. Measured on 2 cores (benchmark spectra, 600 points, 7 free parameters): 200 spectra 27-29 ms
+#: in one thread (one chunk), 30-31 ms in two; 300 spectra 50 ms in one thread, 37-39 ms in two.
+_THREADS_FROM = 256
+
 #: lmfit method of the per-spectrum fallback: scipy's trust-region least_squares (with start values
 #: at the centre of a bounded range, MINPACK leastsq through lmfit's sin transform was seen to stall)
 LMFIT_METHOD = "least_squares"
@@ -261,10 +268,8 @@ def solve(
             # single-precision Jacobian while iterating (~2x faster model derivatives and J^T J); the
             # residuals, the normal equations' solution and the covariance stay in double precision
             extra["jac_dtype"] = np.float32
-        if "workers" in accepted and n >= 128:
-            # fun/jac are pure functions of their arguments: safe to run on several cores. From 128 spectra
-            # (two chunks) on: the 200-level benchmark profile took 37 ms with 2 threads, 40 ms with one
-            # (the compiled kernels release the GIL)
+        if "workers" in accepted and n >= _THREADS_FROM:
+            # fun/jac are pure functions of their arguments: safe to run on several cores
             extra["workers"] = min(2, os.cpu_count() or 1)
         # lmfit's leastsq stopping rules (ftol = xtol = 1.5e-8, no gtol test), so that the batch path and
         # the per-spectrum lmfit path (solver="lmfit") stop alike: on the 5,000-spectrum benchmark map

@@ -53,6 +53,8 @@ def library():
         func.argtypes = [_long] * 5 + [_ptr, _ptr, _dbl] + [_ptr] * 11
     lib.shirley_rows.restype = None
     lib.shirley_rows.argtypes = [_long, _long, _ptr, _ptr, _ptr, _ptr, ctypes.c_int, _dbl, _long, _ptr]
+    lib.sym_eig.restype = _long
+    lib.sym_eig.argtypes = [_long, _long, _ptr, _ptr, _ptr]
     for name in ("normal_f32", "normal_f64"):  # n, k, m; Jt, r, A, g
         func = getattr(lib, name)
         func.restype = None
@@ -104,3 +106,20 @@ def normal(lib, Jt: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     func = lib.normal_f32 if Jt.dtype == np.float32 else lib.normal_f64
     func(n, k, m, _p(Jt), _p(r), _p(A), _p(g))
     return A, g
+
+
+#: largest matrix the compiled eigen-decomposition takes (SYM_EIG_MAX_K in specfit/_ckernels.c)
+SYM_EIG_MAX_K = 16
+
+
+def eigh(lib, M: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``numpy.linalg.eigh`` of a stack of small symmetric matrices (n, k, k), k <= 16, finite entries:
+    ascending eigenvalues (n, k) and eigenvectors in columns (n, k, k); None if a matrix did not converge
+    (the caller then uses numpy)."""
+    n, k, _ = M.shape
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    W = np.empty((n, k))
+    V = np.empty((n, k, k))
+    if lib.sym_eig(n, k, _p(M), _p(W), _p(V)) != 0:
+        return None
+    return W, V
