@@ -17,6 +17,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define A4LN2 2.772588722239781
 
@@ -84,15 +85,18 @@ static void line_derivatives(long i, long l, long L, long m, const double *x, co
     }
 }
 
-#define JACOBIAN_BODY(T)                                                                                   \
-    double *buf = (double *)malloc(3 * (size_t)m * sizeof(double));                                        \
-    if (!buf) return -1;                                                                                   \
-    double *d[3] = {buf, buf + m, buf + 2 * m};                                                            \
-    for (long i = 0; i < n; i++) {                                                                         \
-        T *base = out + i * k * m;                                                                         \
+/* spectrum i's Jacobian rows (k, m) into base (zeroed): each line's derivatives, through the affine
+ * chain rule PLAN_* into the free parameters; d0, d1, d2 are work rows of m doubles */
+#define JACOBIAN_ROW(T, SUFFIX)                                                                            \
+    static void jacobian_row_##SUFFIX(long i, long L, long m, long width, const double *x, const double *key, \
+                                      double sign, const double *C, const double *F, const double *A,       \
+                                      const double *M, const double *NORM, const double *HALF,              \
+                                      const long *PLAN_J, const double *PLAN_C, const long *PLAN_N,         \
+                                      const double *W, double *d0, double *d1, double *d2, T *base) {       \
+        const double *d[3] = {d0, d1, d2};                                                                 \
         for (long l = 0; l < L; l++) {                                                                     \
             long lo, hi;                                                                                   \
-            line_derivatives(i, l, L, m, x, key, sign, C, F, A, M, NORM, HALF, W, d[0], d[1], d[2], &lo, &hi); \
+            line_derivatives(i, l, L, m, x, key, sign, C, F, A, M, NORM, HALF, W, d0, d1, d2, &lo, &hi);   \
             for (int q = 0; q < 3; q++) {                                                                  \
                 const double *dq = d[q];                                                                   \
                 for (long t = 0; t < PLAN_N[l * 3 + q]; t++) {                                             \
@@ -103,97 +107,20 @@ static void line_derivatives(long i, long l, long L, long m, const double *x, co
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
-    }                                                                                                      \
-    free(buf);                                                                                             \
-    return 0;
-
-/* out (n, k, m) must be zeroed; PLAN_* describe the affine chain rule (see specfit/model/_fast.py) */
-int gl_jacobian_f64(long n, long L, long m, long k, long width, const double *x, const double *key, double sign,
-                    const double *C, const double *F, const double *A, const double *M, const double *NORM,
-                    const double *HALF, const long *PLAN_J, const double *PLAN_C, const long *PLAN_N,
-                    const double *W, double *out) {
-    JACOBIAN_BODY(double)
-}
-
-int gl_jacobian_f32(long n, long L, long m, long k, long width, const double *x, const double *key, double sign,
-                    const double *C, const double *F, const double *A, const double *M, const double *NORM,
-                    const double *HALF, const long *PLAN_J, const double *PLAN_C, const long *PLAN_N,
-                    const double *W, float *out) {
-    JACOBIAN_BODY(float)
-}
-
-/*
- * Iterative Shirley background of each row of y (n, m), as specfit.backgrounds._shirley_iterate does
- * it (same fixed point, same per-row stopping rule): bg (n, m) is the output, started at each row's
- * no-loss-end level lo; xs (m) are distances from the no-loss end; uniform != 0 uses the uniform-grid
- * form. The caller passes finite data only (-ffinite-math-only).
- */
-void shirley_rows(long n, long m, const double *y, const double *lo, const double *hi, const double *xs,
-                  int uniform, double limit, long max_iter, double *bg) {
-    double *cum = (double *)malloc((size_t)m * sizeof(double));
-    if (!cum) return;
-    for (long i = 0; i < n; i++) {
-        const double *yr = y + i * m;
-        double *b = bg + i * m;
-        for (long p = 0; p < m; p++) b[p] = lo[i];
-        for (long it = 0; it < max_iter; it++) {
-            double total, factor, offset;
-            if (uniform) {
-                double s = 0.0, d0 = yr[0] - b[0];
-                for (long p = 0; p < m; p++) {
-                    double d = yr[p] - b[p];
-                    s += d;
-                    cum[p] = s - 0.5 * d;
-                }
-                total = cum[m - 1] - 0.5 * d0;
-                offset = -0.5 * d0;
-            } else {
-                double s = 0.0;
-                cum[0] = 0.0;
-                for (long p = 1; p < m; p++) {
-                    s += 0.5 * ((yr[p - 1] - b[p - 1]) + (yr[p] - b[p])) * (xs[p] - xs[p - 1]);
-                    cum[p] = s;
-                }
-                total = cum[m - 1];
-                offset = 0.0;
-            }
-            double change = 0.0;
-            if (fabs(total) > 0.0) {
-                factor = (hi[i] - lo[i]) / total;
-                for (long p = 0; p < m; p++) {
-                    double v = lo[i] + (cum[p] + offset) * factor;
-                    double dv = fabs(b[p] - v);
-                    if (dv > change) change = dv;
-                    b[p] = v;
-                }
-            } else {
-                for (long p = 0; p < m; p++) {
-                    double dv = fabs(b[p] - lo[i]);
-                    if (dv > change) change = dv;
-                    b[p] = lo[i];
-                }
-            }
-            if (!(change > limit)) break;
-        }
     }
-    free(cum);
-}
 
 /*
- * Normal equations of the stack fitter (specfit/fitting/batch.py, _normal): for each spectrum i,
+ * Normal equations of the stack fitter (specfit/fitting/batch.py, _normal): for spectrum i,
  * A_i = Jt_i Jt_i^T (k x k, symmetric: the upper triangle is computed and mirrored) and g_i = Jt_i r_i,
- * from the transposed Jacobian Jt (n, k, m) and the residuals r (n, m). Why in C: numpy's einsum makes a
+ * from its transposed Jacobian J (k, m) and residuals ri (m). Why in C: numpy's einsum makes a
  * pass over the Jacobian per output element with no SIMD reduction across points (0.44 ms per
  * 100-spectrum chunk in single precision, 0.87 ms in double; matmul goes through one BLAS call per
  * spectrum), while one spectrum's Jacobian (7 x 600 floats) sits in L1 here. The single-precision
  * version accumulates A in float (as einsum's does: the solver asked for single-precision products)
  * and g in double.
  */
-#define NORMAL_BODY(T, ACC)                                                                                \
-    for (long i = 0; i < n; i++) {                                                                         \
-        const T *J = Jt + i * k * m;                                                                       \
-        const double *ri = r + i * m;                                                                      \
-        double *Ai = A + i * k * k, *gi = g + i * k;                                                       \
+#define NORMAL_ROW(T, SUFFIX, ACC)                                                                         \
+    static void normal_row_##SUFFIX(long k, long m, const T *J, const double *ri, double *Ai, double *gi) { \
         for (long a = 0; a < k; a++) {                                                                     \
             const T *ja = J + a * m;                                                                       \
             long b = a;                                                                                    \
@@ -222,13 +149,61 @@ void shirley_rows(long n, long m, const double *y, const double *lo, const doubl
         }                                                                                                  \
     }
 
+JACOBIAN_ROW(double, f64)
+JACOBIAN_ROW(float, f32)
+NORMAL_ROW(double, f64, double)
+NORMAL_ROW(float, f32, float)
+
+#define KERNEL_ARGS                                                                                        \
+    long n, long L, long m, long k, long width, const double *x, const double *key, double sign,          \
+        const double *C, const double *F, const double *A, const double *M, const double *NORM,          \
+        const double *HALF, const long *PLAN_J, const double *PLAN_C, const long *PLAN_N, const double *W
+#define ROW_ARGS L, m, width, x, key, sign, C, F, A, M, NORM, HALF, PLAN_J, PLAN_C, PLAN_N, W
+
+/* the Jacobian (n, k, m) into out, which must be zeroed; returns -1 if out of memory */
+#define JACOBIAN_BODY(SUFFIX)                                                                              \
+    double *d = (double *)malloc(3 * (size_t)m * sizeof(double));                                          \
+    if (!d) return -1;                                                                                     \
+    for (long i = 0; i < n; i++) jacobian_row_##SUFFIX(i, ROW_ARGS, d, d + m, d + 2 * m, out + i * k * m); \
+    free(d);                                                                                               \
+    return 0;
+
+int gl_jacobian_f64(KERNEL_ARGS, double *out) { JACOBIAN_BODY(f64) }
+int gl_jacobian_f32(KERNEL_ARGS, float *out) { JACOBIAN_BODY(f32) }
+
 void normal_f32(long n, long k, long m, const float *Jt, const double *r, double *A, double *g) {
-    NORMAL_BODY(float, float)
+    for (long i = 0; i < n; i++) normal_row_f32(k, m, Jt + i * k * m, r + i * m, A + i * k * k, g + i * k);
 }
 
 void normal_f64(long n, long k, long m, const double *Jt, const double *r, double *A, double *g) {
-    NORMAL_BODY(double, double)
+    for (long i = 0; i < n; i++) normal_row_f64(k, m, Jt + i * k * m, r + i * m, A + i * k * k, g + i * k);
 }
+
+/*
+ * J^T J (n, k, k) and J^T r (n, k) straight from the line parameters: each spectrum's Jacobian is made
+ * in a work block of k x m (in L1/L2) and reduced there, never stored (the (n, k, m) Jacobian of a
+ * 200-spectrum chunk is 3.4 MB in single precision: writing, zeroing and re-reading it cost as much as
+ * computing it). Same numbers as gl_jacobian_* followed by normal_*. Returns -1 if out of memory.
+ */
+#define JACOBIAN_NORMAL_BODY(T, SUFFIX)                                                                    \
+    double *d = (double *)malloc(3 * (size_t)m * sizeof(double));                                          \
+    T *J = (T *)malloc((size_t)k * m * sizeof(T));                                                         \
+    if (!d || !J) {                                                                                        \
+        free(d);                                                                                           \
+        free(J);                                                                                           \
+        return -1;                                                                                         \
+    }                                                                                                      \
+    for (long i = 0; i < n; i++) {                                                                         \
+        memset(J, 0, (size_t)k * m * sizeof(T));                                                           \
+        jacobian_row_##SUFFIX(i, ROW_ARGS, d, d + m, d + 2 * m, J);                                        \
+        normal_row_##SUFFIX(k, m, J, r + i * m, Aout + i * k * k, gout + i * k);                           \
+    }                                                                                                      \
+    free(d);                                                                                               \
+    free(J);                                                                                               \
+    return 0;
+
+int gl_normal_f64(KERNEL_ARGS, const double *r, double *Aout, double *gout) { JACOBIAN_NORMAL_BODY(double, f64) }
+int gl_normal_f32(KERNEL_ARGS, const double *r, double *Aout, double *gout) { JACOBIAN_NORMAL_BODY(float, f32) }
 
 /*
  * Eigen-decomposition of a batch of small symmetric matrices (k <= SYM_EIG_MAX_K), for the stack
@@ -333,4 +308,61 @@ long sym_eig(long n, long k, const double *Min, double *W, double *Vout) {
         }
     }
     return failed;
+}
+
+/*
+ * Iterative Shirley background of each row of y (n, m), as specfit.backgrounds._shirley_iterate does
+ * it (same fixed point, same per-row stopping rule): bg (n, m) is the output, started at each row's
+ * no-loss-end level lo; xs (m) are distances from the no-loss end; uniform != 0 uses the uniform-grid
+ * form. The caller passes finite data only (-ffinite-math-only).
+ */
+void shirley_rows(long n, long m, const double *y, const double *lo, const double *hi, const double *xs,
+                  int uniform, double limit, long max_iter, double *bg) {
+    double *cum = (double *)malloc((size_t)m * sizeof(double));
+    if (!cum) return;
+    for (long i = 0; i < n; i++) {
+        const double *yr = y + i * m;
+        double *b = bg + i * m;
+        for (long p = 0; p < m; p++) b[p] = lo[i];
+        for (long it = 0; it < max_iter; it++) {
+            double total, factor, offset;
+            if (uniform) {
+                double s = 0.0, d0 = yr[0] - b[0];
+                for (long p = 0; p < m; p++) {
+                    double d = yr[p] - b[p];
+                    s += d;
+                    cum[p] = s - 0.5 * d;
+                }
+                total = cum[m - 1] - 0.5 * d0;
+                offset = -0.5 * d0;
+            } else {
+                double s = 0.0;
+                cum[0] = 0.0;
+                for (long p = 1; p < m; p++) {
+                    s += 0.5 * ((yr[p - 1] - b[p - 1]) + (yr[p] - b[p])) * (xs[p] - xs[p - 1]);
+                    cum[p] = s;
+                }
+                total = cum[m - 1];
+                offset = 0.0;
+            }
+            double change = 0.0;
+            if (fabs(total) > 0.0) {
+                factor = (hi[i] - lo[i]) / total;
+                for (long p = 0; p < m; p++) {
+                    double v = lo[i] + (cum[p] + offset) * factor;
+                    double dv = fabs(b[p] - v);
+                    if (dv > change) change = dv;
+                    b[p] = v;
+                }
+            } else {
+                for (long p = 0; p < m; p++) {
+                    double dv = fabs(b[p] - lo[i]);
+                    if (dv > change) change = dv;
+                    b[p] = lo[i];
+                }
+            }
+            if (!(change > limit)) break;
+        }
+    }
+    free(cum);
 }

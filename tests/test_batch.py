@@ -201,6 +201,40 @@ def test_single_precision_jacobian_while_iterating_gives_the_same_answer(referen
         least_squares_batch(residual_function(data), p0, LOWER, UPPER, jac=jac, jac_dtype=np.float16)
 
 
+def test_normal_equations_function_gives_the_same_answer(reference):
+    """``normal=`` (J^T J and J^T r straight from a function that never hands over J) follows the same
+    path as ``jac=`` — here on spectra whose offset ends on its bound (pinned, so the normal equations
+    are also asked for at a pinned point) — and the Jacobian is only asked for when it is kept."""
+    _, data, p0, *_ = reference
+    calls = {"jac": 0, "normal": 0}
+
+    def jac(P, rows, dtype=np.float64):
+        calls["jac"] += 1
+        return (gauss_lorentz_jac(P) / SIGMA).astype(dtype)
+
+    def normal(P, r, rows, dtype=np.float64):
+        calls["normal"] += 1
+        J = (gauss_lorentz_jac(P) / SIGMA).astype(dtype).astype(np.float64)
+        return np.einsum("nmk,nml->nkl", J, J), np.einsum("nmk,nm->nk", J, r)
+
+    fun = residual_function(data)
+    with_jac = least_squares_batch(fun, p0, LOWER, UPPER, jac=jac, keep_jac=False, jac_dtype=np.float32)
+    calls["jac"] = 0
+    with_normal = least_squares_batch(
+        fun, p0, LOWER, UPPER, jac=jac, normal=normal, keep_jac=False, jac_dtype=np.float32
+    )
+    assert calls["jac"] == 0 and calls["normal"] > 0
+    assert with_normal.at_bound[:, 6].sum() >= 5  # the pinned case is covered
+    assert with_normal.success.all()
+    np.testing.assert_allclose(with_normal.x, with_jac.x, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(with_normal.covariance, with_jac.covariance, rtol=1e-5, atol=1e-14)
+    np.testing.assert_array_equal(with_normal.at_bound, with_jac.at_bound)
+    kept = least_squares_batch(fun, p0, LOWER, UPPER, jac=jac, normal=normal, keep_jac=True)
+    assert calls["jac"] > 0 and np.isfinite(kept.jac).all()
+    with pytest.raises(FitError, match="rows"):
+        least_squares_batch(fun, p0, LOWER, UPPER, jac=jac, normal=lambda P, r, dtype=None: None)
+
+
 def test_without_rows_chunks_and_threads_agree(reference, batch_fd):
     _, data, p0, *_ = reference
 

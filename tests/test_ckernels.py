@@ -81,6 +81,27 @@ def test_kernels_equal_numpy(name, descending):
     np.testing.assert_allclose(fast[2], slow[2], rtol=0, atol=1e-6 * np.abs(slow[1]).max())
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normal_equations_without_the_jacobian(name, dtype):
+    """CompiledModel.normal_equations (the Jacobian reduced per spectrum, never stored) equals J^T J and
+    J^T r of CompiledModel.jacobian, in both precisions, with the residual's sign flip."""
+    compiled = _compiled(MODELS[name])
+    x = np.linspace(172.0, 154.0, 601)
+    rng = np.random.default_rng(11)
+    P = _rows(compiled, 19, seed=3)
+    w = rng.uniform(0.01, 0.1, (19, x.size))
+    r = rng.normal(0.0, 1.0, (19, x.size))
+    JtJ, Jtr = compiled.normal_equations(x, P, r, scale=w, dtype=dtype, negate=True)
+    J = compiled.jacobian(x, P, scale=-w).astype(np.float64)  # (n, m, k), double precision
+    ref_A, ref_g = np.einsum("nmk,nml->nkl", J, J), np.einsum("nmk,nm->nk", J, r)
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(JtJ, ref_A, rtol=0, atol=tol * np.abs(ref_A).max())
+    np.testing.assert_allclose(Jtr, ref_g, rtol=0, atol=tol * np.abs(ref_g).max())
+    compiled._fast = None  # without the kernels there is nothing to offer: the solver uses jacobian()
+    assert compiled.normal_equations(x, P, r) is None
+
+
 def test_kernels_are_not_used_for_other_shapes():
     compiled = _compiled(MODELS["gl30 doublets"].replace("GL(30)", "SGL(30)"))
     assert compiled._compiled_lines() is None

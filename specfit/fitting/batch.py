@@ -335,6 +335,7 @@ class _Problem:
     ) -> None:
         self.fun = fun
         self.jac = jac
+        self.normal = None  # optional normal-equations function (see least_squares_batch)
         # precision asked of `jac` while iterating (its `dtype` keyword); the final Jacobian is float64
         self.jac_dtype = np.dtype(jac_dtype)
         self.fun_rows = _accepts_rows(fun)
@@ -381,6 +382,25 @@ class _Problem:
         if J.shape != expected:
             raise FitError(f"jac returned shape {J.shape}; expected {expected}")
         return J if self.jac_rows else J[rows]
+
+    def normal_equations(
+        self, p_sub: np.ndarray, r_sub: np.ndarray, rows: np.ndarray, upper: np.ndarray, final: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """External J^T J (n_rows, k, k), J^T r (n_rows, k) and the transposed Jacobian it came from (None
+        where the ``normal`` function made them without storing it)."""
+        if self.normal is not None:
+            dtype = np.float64 if final else self.jac_dtype.type
+            found = self.normal(p_sub, r_sub, rows=rows, dtype=dtype)
+            if found is not None:
+                A, g = (np.asarray(v, dtype=np.float64) for v in found)
+                if A.shape != (len(rows), self.k, self.k) or g.shape != (len(rows), self.k):
+                    raise FitError(
+                        f"normal returned shapes {A.shape}, {g.shape}; expected ({len(rows)}, {self.k}, ...)"
+                    )
+                return A, g, None
+        Jt = self.jacobian(p_sub, r_sub, rows, upper, final)
+        A, g = _normal(Jt, r_sub)
+        return A, g, Jt
 
     def jacobian(
         self, p_sub: np.ndarray, r_sub: np.ndarray, rows: np.ndarray, upper: np.ndarray, final: bool = False
@@ -439,6 +459,7 @@ def least_squares_batch(
     keep_jac: bool = True,
     workers: int = 1,
     jac_dtype: type = np.float64,
+    normal: Callable[..., tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> BatchSolution:
     """Fit ``n`` independent bounded non-linear least-squares problems at once (Levenberg–Marquardt).
 
@@ -461,7 +482,7 @@ def least_squares_batch(
         cosine between residual and Jacobian columns.
     chunk_size
         Spectra per chunk (needs ``rows`` support). Default: as many as keep one chunk's Jacobian
-        within ~4 MB (cache-friendly; ~87 spectra for 600 points and 10 parameters).
+        within ~4 MB (cache-friendly; ~87 spectra for 600 points and 10 parameters in double precision).
     workers
         Threads solving chunks concurrently (numpy releases the GIL in its array loops, so 2 threads
         on 2 cores give up to ~2x). ``fun``/``jac`` must then be thread-safe (pure numpy functions of
@@ -474,6 +495,14 @@ def least_squares_batch(
         costs, steps and stopping tests stay double precision, so the fixed point is the same to the
         Jacobian's ~1e-7 relative accuracy times the parameters' errors). The Jacobian at the solution
         (covariance, ``jac``) is always computed in double precision. Default ``np.float64``.
+
+    normal
+        Optional ``normal(P, r, rows=..., dtype=...) -> (JtJ, Jtr)``: the normal equations of the
+        residuals' Jacobian at ``P`` (what ``jac`` would give, multiplied out: ``(n_rows, k, k)`` and
+        ``(n_rows, k)`` in double precision), with ``r`` the residuals at ``P``; ``dtype`` is the
+        Jacobian's precision as for ``jac``. Used instead of ``jac`` and the products where given (a
+        function that never stores the Jacobian saves its memory traffic); it may return None to leave
+        a call to ``jac``. ``jac`` is still used for ``keep_jac``.
 
     Returns
     -------
@@ -529,7 +558,11 @@ def least_squares_batch(
     x_start = bounds.to_external(bounds.to_internal(np.where(np.isfinite(p0), p0, stand_in)))
     if np.dtype(jac_dtype) not in (np.float32, np.float64):
         raise FitError(f"jac_dtype must be float32 or float64, not {jac_dtype!r}")
-    problem = _Problem(fun, jac, x_start, None, jac_dtype if jac is not None else np.float64)
+    problem = _Problem(fun, jac, x_start, None, jac_dtype if jac is not None or normal is not None else np.float64)
+    if normal is not None and _accepts_rows(normal):
+        problem.normal = normal
+    elif normal is not None:
+        raise FitError("normal must accept the keyword rows (it is called on subsets of the spectra)")
 
     # The start residuals are evaluation number 1 of every spectrum. With `rows` support each chunk
     # evaluates its own (in the worker threads); one spectrum is evaluated here to learn m.
@@ -808,21 +841,26 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
         # ---- Jacobian for spectra whose point moved ------------------------------------------------
         jrows = np.flatnonzero(active & need_jac)
         if len(jrows):
-            Jt = problem.jacobian(x[jrows], r[jrows], rows[jrows], bounds.upper[jrows])
+            # external J^T J and J^T r (Jt: the Jacobian they came from, or None if it was not stored)
+            A_ext, g_ext, Jt = problem.normal_equations(x[jrows], r[jrows], rows[jrows], bounds.upper[jrows])
             njev[jrows] += 1
-            A_ext, g_ext = _normal(Jt, r[jrows])  # external J^T J and J^T r
             # Non-finite Jacobian entries propagate into J^T J / J^T r (a cheap k x k check).
             bad = ~(np.isfinite(A_ext).all(axis=(1, 2)) & np.isfinite(g_ext).all(axis=1))
             if bad.any():
                 status[jrows[bad]] = -2
                 active[jrows[bad]] = False
-                jrows, Jt, A_ext, g_ext = jrows[~bad], Jt[~bad], A_ext[~bad], g_ext[~bad]
+                jrows, A_ext, g_ext = jrows[~bad], A_ext[~bad], g_ext[~bad]
+                Jt = None if Jt is None else Jt[~bad]
             if _PIN_GAIN > 0.0:
                 moved = _pin_to_bounds(
                     problem, bounds, rows, jrows, g_ext, u, x, r, cost, nfev, max_nfev, last_gain, released
                 )
-                if moved.any():  # residuals changed there: J^T r again (J itself still holds)
+                if moved.any() and Jt is not None:  # residuals changed there: J^T r again (J itself still holds)
                     g_ext[moved] = (Jt[moved] @ r[jrows[moved], :, None].astype(Jt.dtype))[:, :, 0]
+                elif moved.any():  # no stored Jacobian: the normal equations at the moved point
+                    mv = jrows[moved]
+                    A_ext[moved], g_ext[moved], _ = problem.normal_equations(x[mv], r[mv], rows[mv], bounds.upper[mv])
+                    njev[mv] += 1
             del Jt
             # Chain rule to the internal variables on the small matrices: J_int = J_ext diag(dx/du).
             gfac = bounds.gradient(u[jrows], jrows)
@@ -926,9 +964,12 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
     # ---- Jacobian and covariance at the solution ----------------------------------------------------
     ok = np.flatnonzero(status > 0)
     if len(ok):
-        Jt = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok], final=True)
+        if out_jac is None:
+            A_ext, _, _ = problem.normal_equations(x[ok], r[ok], rows[ok], bounds.upper[ok], final=True)
+        else:
+            Jt = problem.jacobian(x[ok], r[ok], rows[ok], bounds.upper[ok], final=True)
+            A_ext, _ = _normal(Jt, r[ok])
         njev[ok] += 1
-        A_ext, _ = _normal(Jt, r[ok])
         finite = np.isfinite(A_ext).all(axis=(1, 2))
         cov = np.full((len(ok), k, k), np.nan)
         if finite.any() and m > k:  # m == k: no degrees of freedom left for the reduced chi-square

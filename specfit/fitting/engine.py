@@ -272,8 +272,14 @@ def solve(
             sel = _row_selector(rows)
             return compiled.jacobian(prep.x, P, prep.loss_side, scale=prep.weights[sel], dtype=dtype, negate=True)
 
+        def normal(P: np.ndarray, r: np.ndarray, rows: np.ndarray | None = None, dtype: type = np.float64):
+            sel = _row_selector(rows)
+            return compiled.normal_equations(prep.x, P, r, scale=prep.weights[sel], dtype=dtype, negate=True)
+
         extra = {}
         accepted = inspect.signature(batch).parameters
+        if "normal" in accepted and compiled.normal_equations(prep.x, P0[:1], prep.y[:1]) is not None:
+            extra["normal"] = normal  # J^T J and J^T r without storing J (the compiled kernels apply)
         if "keep_jac" in accepted:
             extra["keep_jac"] = False  # not used here; it would cost n x m x k floats
         if "jac_dtype" in accepted:

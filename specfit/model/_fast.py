@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 
@@ -45,6 +46,22 @@ def library():
         lib = ctypes.CDLL(spec.origin)
     except OSError:  # pragma: no cover - a broken build
         return None
+    try:
+        _declare(lib)
+    except AttributeError as exc:  # a library built from an older _ckernels.c (a stale in-place build)
+        warnings.warn(
+            f"specfit's compiled kernels ({spec.origin}) are out of date ({exc}); using the numpy code. "
+            "Rebuild them with: pip install -e .",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    _lib = lib
+    return _lib
+
+
+def _declare(lib) -> None:
+    """ctypes signatures of the kernels (every array is passed as a plain address)."""
     lib.gl_total.restype = None
     lib.gl_total.argtypes = [_long, _long, _long, _ptr, _ptr, _dbl, _ptr, _ptr, _ptr, _ptr, _ptr, _ptr, _ptr]
     for name in ("gl_jacobian_f64", "gl_jacobian_f32"):  # n, L, m, k, width; x, key; sign; 10 arrays, out
@@ -53,14 +70,16 @@ def library():
         func.argtypes = [_long] * 5 + [_ptr, _ptr, _dbl] + [_ptr] * 11
     lib.shirley_rows.restype = None
     lib.shirley_rows.argtypes = [_long, _long, _ptr, _ptr, _ptr, _ptr, ctypes.c_int, _dbl, _long, _ptr]
+    for name in ("gl_normal_f64", "gl_normal_f32"):  # as the Jacobian, with r, A, g for out
+        func = getattr(lib, name)
+        func.restype = ctypes.c_int
+        func.argtypes = [_long] * 5 + [_ptr, _ptr, _dbl] + [_ptr] * 13
     lib.sym_eig.restype = _long
     lib.sym_eig.argtypes = [_long, _long, _ptr, _ptr, _ptr]
     for name in ("normal_f32", "normal_f64"):  # n, k, m; Jt, r, A, g
         func = getattr(lib, name)
         func.restype = None
         func.argtypes = [_long] * 3 + [_ptr] * 4
-    _lib = lib
-    return _lib
 
 
 def _p(a: np.ndarray) -> int:
@@ -89,6 +108,25 @@ def jacobian(lib, x, key, sign, C, F, A, M, NORM, HALF, plan, W, k: int, dtype) 
     if status != 0:
         raise MemoryError("the Jacobian kernel could not allocate its work space")
     return out
+
+
+def jacobian_normal(
+    lib, x, key, sign, C, F, A, M, NORM, HALF, plan, W, r, k: int, dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """J^T J (n, k, k) and J^T r (n, k), double precision, of the Jacobian :func:`jacobian` would give
+    (in ``dtype``), without storing it; ``r`` (n, m) float64 C-contiguous."""
+    plan_j, plan_c, plan_n = plan
+    n, n_lines = C.shape
+    JtJ = np.empty((n, k, k))
+    Jtr = np.empty((n, k))
+    func = lib.gl_normal_f32 if np.dtype(dtype) == np.float32 else lib.gl_normal_f64
+    status = func(
+        n, n_lines, x.size, k, plan_j.shape[2], _p(x), _p(key), sign, _p(C), _p(F), _p(A), _p(M), _p(NORM),
+        _p(HALF), _p(plan_j), _p(plan_c), _p(plan_n), _p(W), _p(r), _p(JtJ), _p(Jtr),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError("the normal-equations kernel could not allocate its work space")
+    return JtJ, Jtr
 
 
 def shirley_rows(lib, y, lo, hi, xs, uniform: bool, limit: float, max_iter: int, out) -> None:

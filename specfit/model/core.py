@@ -515,6 +515,35 @@ class CompiledModel:
         self._map(work, range(0, n, self.chunk))
         return np.moveaxis(Jt, 0, -1)
 
+    def normal_equations(
+        self,
+        x: np.ndarray,
+        P: np.ndarray,
+        r: np.ndarray,
+        scale: np.ndarray | None = None,
+        dtype: type = np.float64,
+        negate: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(J^T J, J^T r)`` of :meth:`jacobian` (same arguments) for residuals ``r`` (n, m), without
+        storing J: (n, k, k) and (n, k) in double precision. None where the compiled kernels do not
+        apply (then use :meth:`jacobian`)."""
+        P = np.atleast_2d(P)
+        n, k = P.shape
+        fast = self._compiled_lines()
+        bg = self.model.background
+        if fast is None or not n or (bg is not None and not bg.static):
+            return None
+        kernels, lib, M, NORM, HALF, HALF32, plan = fast
+        xc, key, sign, C, F, A = self._kernel_inputs(x, P)
+        W = np.ones((n, x.size)) if scale is None else np.ascontiguousarray(np.broadcast_to(scale, (n, x.size)))
+        if negate:
+            plan = (plan[0], -plan[1], plan[2])
+        single = np.dtype(dtype) == np.float32
+        r = np.ascontiguousarray(r, dtype=np.float64)
+        return kernels.jacobian_normal(
+            lib, xc, key, sign, C, F, A, M, NORM, HALF32 if single else HALF, plan, W, r, k, dtype
+        )
+
     #: worker threads for chunked evaluation (numpy releases the GIL inside its array operations);
     #: 1 by default: on a loaded 2-core machine threads gave no consistent gain
     threads = 1
