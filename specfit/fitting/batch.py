@@ -944,7 +944,10 @@ def _solve_chunk(problem: _Problem, bounds: _Bounds, rows: np.ndarray, r_start: 
         acc = a[accept]
         u[acc] = u_trial[accept]
         x[acc] = x_trial[accept]
-        r[acc] = r_trial[accept]
+        if len(acc) == nc:  # every spectrum of the chunk moved (the usual early iterations): one plain copy
+            r[...] = r_trial  # (a copy: fun may hand out a buffer it reuses)
+        else:
+            r[acc] = r_trial[accept]
         cost[acc] = cost_trial[accept]
         last_gain[acc] = actual[accept]
         need_jac[acc] = True
