@@ -262,7 +262,10 @@ long sym_eig(long n, long k, const double *Min, double *W, double *Vout) {
                     for (long l = 0; l < EIG_LANES; l++) { /* the rotation zeroing a[p][q] (Rutishauser) */
                         double apq = a[p * k + q][l];
                         double theta = 0.5 * (a[q * k + q][l] - a[p * k + p][l]) / (apq == 0.0 ? 1.0 : apq);
-                        double t = 1.0 / (fabs(theta) + sqrt(theta * theta + 1.0));
+                        /* for huge theta (a negligible a[p][q]) t -> 1/(2 theta), without squaring it
+                         * (no overflow: the kernels are built with -ffinite-math-only) */
+                        int big = fabs(theta) > 1e100;
+                        double t = big ? 0.5 / fabs(theta) : 1.0 / (fabs(theta) + sqrt(big ? 1.0 : theta * theta + 1.0));
                         t = theta < 0.0 ? -t : t;
                         t = apq == 0.0 ? 0.0 : t;
                         c[l] = 1.0 / sqrt(t * t + 1.0);

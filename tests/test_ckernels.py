@@ -159,6 +159,8 @@ def test_symmetric_eigen_kernel_equals_numpy(k):
         M[2, 1, :] = M[2, :, 1] = 0.0  # a decoupled parameter (zero Jacobian column) ...
         M[2, 1, 1] = 1.0  # ... with the unit diagonal the solver gives it
         M[3] = M[3] * np.outer(10.0 ** np.arange(k), 10.0 ** np.arange(k)) * 10.0**-k  # badly scaled
+        M[4] = np.diag(np.arange(1.0, k + 1))  # nearly diagonal: an off-diagonal element of 1e-200
+        M[4, 0, 1] = M[4, 1, 0] = 1e-200
     w, V = _eigh(M)
     w_ref, _ = np.linalg.eigh(M)
     scale = np.abs(w_ref).max(axis=1, keepdims=True)
