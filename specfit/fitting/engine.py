@@ -28,8 +28,9 @@ __all__ = ["FitWarning", "Prepared", "StackSolution", "batch_solver", "prepare",
 #: stacks of at least this many spectra are fitted in two threads, one chunk each (or more). Each
 #: thread runs its own chunk's Levenberg–Marquardt bookkeeping, whose numpy calls on (chunk x k) arrays
 #: release and retake the GIL, so two threads contend for it; that pays only where the chunks are big
-#: enough. Measured on 2 cores (benchmark spectra, 600 points, 7 free parameters): 200 spectra 27-29 ms
-#: in one thread (one chunk), 30-31 ms in two; 300 spectra 50 ms in one thread, 37-39 ms in two.
+#: enough. Measured on 2 cores (benchmark spectra, 600 points, 7 free parameters; best and median of 10):
+#: 200 spectra 25.0 / 25.6 ms in one thread (one chunk), 25.2 / 28.1 ms in two; 300 spectra 41 / 42 ms in
+#: one thread, 33 / 36 ms in two.
 _THREADS_FROM = 256
 
 #: lmfit method of the per-spectrum fallback: scipy's trust-region least_squares (with start values
