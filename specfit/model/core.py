@@ -328,10 +328,10 @@ def compiled_model(model: Model, axis: str) -> tuple[lmfit.Parameters, CompiledM
     """
     try:
         state = (axis, pickle.dumps((model.components, model.background, model.range), protocol=5))
-    except Exception:  # e.g. a user-defined component that cannot be pickled: no caching
-        state = None
-    hit = _COMPILED.get(model) if state is not None else None
-    if hit is not None and hit[0] == state:
+        hit = _COMPILED.get(model)
+    except Exception:  # e.g. a user-defined component that cannot be pickled, an unhashable model
+        state = hit = None
+    if state is not None and hit is not None and hit[0] == state:
         return hit[1], hit[2]
     params = model.make_params(axis)
     compiled = CompiledModel(model, params, axis)
