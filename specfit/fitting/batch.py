@@ -485,8 +485,9 @@ def least_squares_batch(
         within ~4 MB (cache-friendly; ~87 spectra for 600 points and 10 parameters in double precision).
     workers
         Threads solving chunks concurrently (numpy releases the GIL in its array loops, so 2 threads
-        on 2 cores give up to ~2x). ``fun``/``jac`` must then be thread-safe (pure numpy functions of
-        their arguments are). Default 1.
+        on 2 cores give up to ~2x on big chunks; on chunks of a hundred or so spectra the threads'
+        many small numpy calls contend for the GIL and one thread can be faster). ``fun``/``jac``/
+        ``normal`` must then be thread-safe (pure numpy functions of their arguments are). Default 1.
     keep_jac
         Return the ``(n, m, k)`` Jacobian at the solution (may be large: 10,000 x 600 x 10 is 480 MB).
     jac_dtype
