@@ -86,10 +86,10 @@ def _p(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
-def total(lib, x, key, sign, C, F, A, M, NORM, HALF) -> np.ndarray:
-    """Sum of GL lines, (n, m)."""
+def total(lib, x, key, sign, C, F, A, M, NORM, HALF, out: np.ndarray | None = None) -> np.ndarray:
+    """Sum of GL lines, (n, m), into ``out`` if given (C-contiguous float64)."""
     n, n_lines = C.shape
-    out = np.empty((n, x.size))
+    out = np.empty((n, x.size)) if out is None else out
     lib.gl_total(n, n_lines, x.size, _p(x), _p(key), sign, _p(C), _p(F), _p(A), _p(M), _p(NORM), _p(HALF), _p(out))
     return out
 

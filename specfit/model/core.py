@@ -572,7 +572,16 @@ class CompiledModel:
         if fast is not None and n:
             kernels, lib, M, NORM, HALF = fast[:5]
             xc, key, sign, C, F, A = self._kernel_inputs(x, P)
-            out = kernels.total(lib, xc, key, sign, C, F, A, M, NORM, HALF)
+            out = np.empty((n, x.size))
+
+            def rows(s: int) -> None:  # blocks of rows write disjoint parts of out: safe in threads
+                e = s + self.chunk
+                kernels.total(lib, xc, key, sign, C[s:e], F[s:e], A[s:e], M, NORM, HALF, out=out[s:e])
+
+            if threads is not None and threads > 1:  # a whole stack at once (the results' envelope)
+                self._map(rows, range(0, n, self.chunk), threads)
+            else:  # the solver's calls: one kernel call
+                kernels.total(lib, xc, key, sign, C, F, A, M, NORM, HALF, out=out)
             bg = self.model.background
             if bg is not None and not bg.static:
                 out += bg.evaluate(x, self.values(P), peaks=out, loss_side=loss_side)
