@@ -279,7 +279,7 @@ def solve(
 
         extra = {}
         accepted = inspect.signature(batch).parameters
-        if "normal" in accepted and compiled.normal_equations(prep.x, P0[:1], prep.y[:1]) is not None:
+        if "normal" in accepted and compiled.kernels_apply():
             extra["normal"] = normal  # J^T J and J^T r without storing J (the compiled kernels apply)
         if "keep_jac" in accepted:
             extra["keep_jac"] = False  # not used here; it would cost n x m x k floats

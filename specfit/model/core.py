@@ -481,18 +481,11 @@ class CompiledModel:
         """
         P = np.atleast_2d(P)
         n, k = P.shape
-        fast = self._compiled_lines()
-        bg = self.model.background
-        if fast is not None and n and (bg is None or bg.static):
-            kernels, lib, M, NORM, HALF, HALF32, plan = fast
-            xc, key, sign, C, F, A = self._kernel_inputs(x, P)
-            W = np.ones((n, x.size)) if scale is None else np.ascontiguousarray(np.broadcast_to(scale, (n, x.size)))
-            single = np.dtype(dtype) == np.float32
-            if negate:  # the sign goes into the chain-rule coefficients (k numbers, not n x m)
-                plan = (plan[0], -plan[1], plan[2])
+        call = self._jacobian_kernel_args(x, P, scale, dtype, negate)
+        if call is not None:
+            kernels, args = call
             # (n, k, m): each spectrum's J^T is contiguous, so J^T J is a plain batched product
-            Jt = kernels.jacobian(lib, xc, key, sign, C, F, A, M, NORM, HALF32 if single else HALF, plan, W, k, dtype)
-            return Jt.transpose(0, 2, 1)
+            return kernels.jacobian(*args, k, dtype).transpose(0, 2, 1)
         if negate:
             scale = -np.ones((n, x.size)) if scale is None else -np.asarray(scale)
         if n <= self.chunk:
@@ -528,21 +521,31 @@ class CompiledModel:
         storing J: (n, k, k) and (n, k) in double precision. None where the compiled kernels do not
         apply (then use :meth:`jacobian`)."""
         P = np.atleast_2d(P)
-        n, k = P.shape
-        fast = self._compiled_lines()
-        bg = self.model.background
-        if fast is None or not n or (bg is not None and not bg.static):
+        call = self._jacobian_kernel_args(x, P, scale, dtype, negate)
+        if call is None:
             return None
-        kernels, lib, M, NORM, HALF, HALF32, plan = fast
+        kernels, args = call
+        return kernels.jacobian_normal(*args, np.ascontiguousarray(r, dtype=np.float64), P.shape[1], dtype)
+
+    def kernels_apply(self) -> bool:
+        """Whether the compiled kernels evaluate this model's Jacobian (and :meth:`normal_equations`):
+        built, lines of kinds they take, affine ties, no background refined in the fit."""
+        bg = self.model.background
+        return self._compiled_lines() is not None and (bg is None or bg.static)
+
+    def _jacobian_kernel_args(self, x, P, scale, dtype, negate) -> tuple | None:
+        """``(kernels module, leading arguments)`` of the compiled Jacobian kernels for rows ``P``, or None
+        where they do not apply."""
+        n = P.shape[0]
+        if not n or not self.kernels_apply():
+            return None
+        kernels, lib, M, NORM, HALF, HALF32, plan = self._compiled_lines()
         xc, key, sign, C, F, A = self._kernel_inputs(x, P)
         W = np.ones((n, x.size)) if scale is None else np.ascontiguousarray(np.broadcast_to(scale, (n, x.size)))
-        if negate:
+        if negate:  # the sign goes into the chain-rule coefficients (k numbers, not n x m)
             plan = (plan[0], -plan[1], plan[2])
-        single = np.dtype(dtype) == np.float32
-        r = np.ascontiguousarray(r, dtype=np.float64)
-        return kernels.jacobian_normal(
-            lib, xc, key, sign, C, F, A, M, NORM, HALF32 if single else HALF, plan, W, r, k, dtype
-        )
+        half = HALF32 if np.dtype(dtype) == np.float32 else HALF
+        return kernels, (lib, xc, key, sign, C, F, A, M, NORM, half, plan, W)
 
     #: worker threads for chunked evaluation (numpy releases the GIL inside its array operations);
     #: 1 by default: on a loaded 2-core machine threads gave no consistent gain
